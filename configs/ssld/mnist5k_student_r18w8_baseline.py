@@ -1,0 +1,13 @@
+# The demo's reference point: the SSLD student trained alone with labels on
+# the 1,000 labeled digits, for the same number of steps as the SSLD run.
+_base_ = [
+    '../_base_/models/resnet_cifar_mnist.py',
+    '../_base_/datasets/mnist5k.py',
+    '../_base_/schedules/mnist5k_iters.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    backbone=dict(stem_channels=8, base_channels=8),
+    head=dict(in_channels=64),
+)
+randomness = dict(seed=0)

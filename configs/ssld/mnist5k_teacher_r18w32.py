@@ -1,0 +1,13 @@
+# Teacher for the embedded demo: CIFAR-style ResNet-18 at half width, trained
+# with labels on the 1,000 labeled digits (a plain mmpretrain classifier).
+_base_ = [
+    '../_base_/models/resnet_cifar_mnist.py',
+    '../_base_/datasets/mnist5k.py',
+    '../_base_/schedules/mnist5k_iters.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    backbone=dict(stem_channels=32, base_channels=32),
+    head=dict(in_channels=256),
+)
+randomness = dict(seed=0)

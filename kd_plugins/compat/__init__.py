@@ -1,0 +1,13 @@
+"""Run-time workarounds for the tested stack, each in one named module.
+
+- :mod:`.checkpoint_loading`: mmengine 0.10.7 + torch >= 2.6 cannot resume or
+  ``load_from`` its own checkpoints (``weights_only`` default).
+- :mod:`.cpu_distributed`: mmengine's ``pytorch`` launcher and DDP wrapper
+  assume CUDA; on a machine without a GPU we use gloo instead.
+
+Install-time workarounds live in ``tools/setup_env.sh``.
+"""
+from .checkpoint_loading import allow_mmengine_checkpoints
+from .cpu_distributed import setup_cpu_distributed
+
+__all__ = ['allow_mmengine_checkpoints', 'setup_cpu_distributed']

@@ -1,0 +1,7 @@
+from .algorithms import *  # noqa: F401,F403
+from .feature_tap import FeatureTap, resolve_module
+from .losses import *  # noqa: F401,F403
+from .teacher import FrozenTeacher, build_frozen_teacher, load_teacher_weights
+
+__all__ = ['FeatureTap', 'resolve_module', 'FrozenTeacher',
+           'build_frozen_teacher', 'load_teacher_weights']

@@ -1,0 +1,4 @@
+from .base import BaseDistiller
+from .ssld import SSLD
+
+__all__ = ['BaseDistiller', 'SSLD']

@@ -1,0 +1,124 @@
+"""BaseDistiller: an mmengine ``BaseModel`` owning a student and a teacher.
+
+The split follows mmrazor's algorithm/distiller idea in one small class:
+
+- ``self.student`` is the trainable network (any mmpretrain classifier, or a
+  bare backbone for feature-only methods). It is the only network whose
+  parameters are registered, so it alone reaches the optimizer, DDP and the
+  checkpoints (keys ``student.*``; ``tools/export_backbone.py`` strips them).
+  Trainable adapters (connectors) are registered next to it.
+- ``self.teacher`` is a :class:`~kd_plugins.models.teacher.FrozenTeacher`
+  held *outside* the module tree. ``_apply`` forwards device and dtype moves
+  to it, so ``model.to(device)`` and ``model.cuda()`` still move it.
+- Subclasses implement :meth:`loss` only. ``predict`` evaluates the student,
+  so mmpretrain's val loop and metrics work unchanged.
+"""
+from typing import Dict, List, Optional, Union
+
+import torch.nn as nn
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from kd_plugins.models.feature_tap import FeatureTap
+from kd_plugins.models.teacher import BNMode, FrozenTeacher, \
+    build_frozen_teacher
+from kd_plugins.registry import MODELS
+
+
+def _num_classes(model: nn.Module) -> Optional[int]:
+    head = getattr(model, 'head', None)
+    return getattr(head, 'num_classes', None)
+
+
+class BaseDistiller(BaseModel):
+    """Common machinery of the offline (frozen-teacher) algorithms.
+
+    Args:
+        student: config (or module) of the student.
+        teacher: config (or module) of the teacher.
+        teacher_ckpt: checkpoint loaded strictly into the teacher.
+        teacher_bn_mode: ``'eval'`` or ``'train'``; see FrozenTeacher.
+        teacher_ckpt_prefix: take the teacher's weights from keys under this
+            prefix (e.g. ``'student.'`` for a distilled network).
+        data_preprocessor: mmpretrain data preprocessor config; the same
+            normalised batch feeds the student and the teacher.
+    """
+
+    def __init__(self,
+                 student: Union[dict, nn.Module],
+                 teacher: Union[dict, nn.Module],
+                 teacher_ckpt: Optional[str] = None,
+                 teacher_bn_mode: BNMode = 'eval',
+                 teacher_ckpt_prefix: str = '',
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='ClsDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        self.student = student if isinstance(student, nn.Module) \
+            else MODELS.build(dict(student))
+        teacher_module = build_frozen_teacher(
+            teacher, teacher_ckpt, teacher_bn_mode, teacher_ckpt_prefix)
+        # Not registered: keeps the teacher out of parameters(), state_dict(),
+        # the optimizer and DDP. See _apply for device moves.
+        object.__setattr__(self, '_teacher', teacher_module)
+
+    # ------------------------------------------------------------------ parts
+    @property
+    def teacher(self) -> FrozenTeacher:
+        return self._teacher
+
+    def _apply(self, fn, *args, **kwargs):
+        super()._apply(fn, *args, **kwargs)
+        self._teacher._apply(fn, *args, **kwargs)
+        return self
+
+    def student_tap(self, name: str, index: Optional[int] = None
+                    ) -> FeatureTap:
+        return FeatureTap(self.student, name, 'student', index)
+
+    def teacher_tap(self, name: str, index: Optional[int] = None
+                    ) -> FeatureTap:
+        return FeatureTap(self.teacher.model, name, 'teacher', index)
+
+    def check_same_classes(self, loss_name: str) -> None:
+        """Raise if a logits loss would compare different class counts."""
+        n_s, n_t = _num_classes(self.student), _num_classes(self.teacher.model)
+        if n_s is None or n_t is None:
+            raise ValueError(
+                f'{loss_name} compares logits, so the student and the teacher '
+                'must both be classifiers with a head; got student '
+                f'{type(self.student).__name__} and teacher '
+                f'{type(self.teacher.model).__name__}.')
+        if n_s != n_t:
+            raise ValueError(
+                f'{loss_name} compares logits, but the student head has '
+                f'{n_s} classes and the teacher head {n_t}. Set '
+                f'model.student.head.num_classes={n_t}.')
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, inputs: Tensor, data_samples: Optional[List] = None,
+                mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.student(inputs, mode='tensor') \
+                if _num_classes(self.student) is not None \
+                else self.student(inputs)
+        raise RuntimeError(f'Invalid mode "{mode}".')
+
+    def loss(self, inputs: Tensor, data_samples: Optional[List] = None
+             ) -> Dict[str, Tensor]:
+        raise NotImplementedError
+
+    def predict(self, inputs: Tensor, data_samples: Optional[List] = None):
+        if not hasattr(self.student, 'predict'):
+            raise RuntimeError(
+                f'the student {type(self.student).__name__} has no predict(); '
+                'validate with a classifier student or set val_cfg=None.')
+        return self.student.predict(inputs, data_samples)

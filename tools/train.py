@@ -1,0 +1,66 @@
+"""Train (distil) a model from a config: mmpretrain's tools/train.py flags.
+
+    python tools/train.py configs/ssld/r18_r34_mnist5k.py
+    python tools/train.py CONFIG --resume            # latest checkpoint
+    python tools/train.py CONFIG --resume ckpt.pth   # a given checkpoint
+    bash tools/dist_train.sh CONFIG 8                # 8 processes (torchrun)
+"""
+import argparse
+
+import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
+from kd_plugins.cli import (add_common_args, apply_dataloader_defaults,
+                            build_runner, finish_args, load_config)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from this checkpoint, or, with no value, from the latest '
+        'checkpoint in the work directory')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the learning rate by actual / base batch size')
+    parser.add_argument('--no-persistent-workers', action='store_true',
+                        help='disable persistent_workers in the dataloaders')
+    add_common_args(parser)
+    return finish_args(parser.parse_args())
+
+
+def merge_args(cfg, args):
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg:
+            raise ValueError('--auto-scale-lr needs `auto_scale_lr = '
+                             'dict(base_batch_size=...)` in the config')
+        cfg.auto_scale_lr.enable = True
+    apply_dataloader_defaults(cfg, args, not args.no_persistent_workers)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def main():
+    args = parse_args()
+    cfg = merge_args(load_config(args), args)
+    runner = build_runner(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
