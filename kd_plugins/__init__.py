@@ -4,9 +4,14 @@ Importing the package registers every component in the ``kd_plugins``
 registries (children of mmpretrain's) and makes torch >= 2.6 able to load the
 checkpoints mmengine writes (see :mod:`kd_plugins.compat`).
 """
+from mmpretrain.utils import register_all_modules
+
 from .compat import allow_mmengine_checkpoints
 
 allow_mmengine_checkpoints()
+# Our registries are children of mmpretrain's; a lookup that falls through to
+# a parent does not import the parent's modules, so register them up front.
+register_all_modules(init_default_scope=False)
 
 from . import datasets, models  # noqa: E402,F401  (registers components)
 

@@ -12,6 +12,7 @@ import os.path as osp
 from typing import Dict, Optional
 
 import torch
+from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor
 
 STUDENT_PREFIX = 'student.'
@@ -47,7 +48,7 @@ def export_backbone(checkpoint: str, out_file: str,
     """Write the student backbone of ``checkpoint`` to ``out_file``."""
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
-    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
     state = ckpt.get('state_dict', ckpt)
     state = {k[len('module.'):] if k.startswith('module.') else k: v
              for k, v in state.items()}

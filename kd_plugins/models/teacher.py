@@ -11,7 +11,8 @@ guarantees, for the whole run:
 - its BatchNorm mode is fixed by ``bn_mode`` and survives ``model.train()``:
   ``'eval'`` uses the running statistics; ``'train'`` (SSLD's PaddleClas
   choice) normalises with batch statistics *without* updating the running
-  statistics, so the teacher's state stays bit-identical.
+  statistics or the step counter (``track_running_stats=False`` while in
+  train mode), so the teacher's whole state stays bit-identical.
 """
 import os.path as osp
 from typing import Literal, Optional
@@ -108,8 +109,9 @@ class FrozenTeacher(nn.Module):
         self.model.requires_grad_(False)
         for m in self.model.modules():
             if isinstance(m, _BatchNorm) and bn_mode == 'train':
-                # momentum 0: running stats stay as loaded, batch stats used.
-                m.momentum = 0.0
+                # Batch statistics in training mode, and neither the running
+                # statistics nor num_batches_tracked are ever written.
+                m.track_running_stats = False
         self._set_mode()
 
     def _set_mode(self) -> None:

@@ -1,0 +1,95 @@
+"""Distillation overhead of SSLD on the CPU, measured side by side.
+
+Prints  t(SSLD step) / (t(student train step) + t(teacher no-grad forward))
+for a ResNet-18 student and a ResNet-34 teacher (mmpretrain, 1000 classes) at
+batch 32. Target: <= 1.03, i.e. the distillation machinery (frozen-teacher
+wrapper, loss, data flow) costs at most 3% over the two unavoidable parts.
+
+The three measurements are interleaved round by round, and the median of each
+is used, so that load changes on a shared machine hit all three alike.
+
+    python bench/bench_distill_overhead.py [--size 224] [--rounds 7]
+"""
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+
+import kd_plugins  # noqa: F401
+from kd_plugins.registry import MODELS
+from mmengine.optim import OptimWrapper
+from mmpretrain.structures import DataSample
+
+
+def resnet(depth):
+    return dict(
+        type='ImageClassifier',
+        backbone=dict(type='ResNet', depth=depth, out_indices=(3, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=1000, in_channels=512,
+                  loss=dict(type='CrossEntropyLoss')))
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--batch', type=int, default=32)
+    parser.add_argument('--size', type=int, default=224)
+    parser.add_argument('--rounds', type=int, default=7)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+
+    with tempfile.NamedTemporaryFile(suffix='.pth') as f:
+        teacher_net = MODELS.build(resnet(34))
+        torch.save(dict(state_dict=teacher_net.state_dict()), f.name)
+        algo = MODELS.build(dict(type='SSLD', student=resnet(18),
+                                 teacher=resnet(34), teacher_ckpt=f.name))
+    student = MODELS.build(resnet(18))
+    student.load_state_dict(algo.student.state_dict())
+    teacher = algo.teacher  # the same frozen network SSLD uses
+    algo.train()
+    student.train()
+
+    data = dict(
+        inputs=[torch.randint(0, 256, (3, args.size, args.size),
+                              dtype=torch.uint8) for _ in range(args.batch)],
+        data_samples=[DataSample().set_gt_label(i % 1000)
+                      for i in range(args.batch)])
+    inputs = algo.data_preprocessor(data, True)['inputs']
+
+    def sgd(model):
+        return OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01,
+                                            momentum=0.9))
+    opt_student, opt_algo = sgd(student), sgd(algo)
+    runs = dict(
+        student=lambda: student.train_step(data, opt_student),
+        teacher=lambda: teacher(inputs),
+        ssld=lambda: algo.train_step(data, opt_algo))
+    for fn in runs.values():  # warm-up
+        fn()
+    times = {k: [] for k in runs}
+    for r in range(args.rounds):
+        for k, fn in runs.items():
+            times[k].append(timed(fn))
+        print(f'round {r + 1}/{args.rounds}: ' + ', '.join(
+            f'{k} {v[-1]:.3f}s' for k, v in times.items()), flush=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ratio = med['ssld'] / (med['student'] + med['teacher'])
+    print(f'\nResNet-18 <- ResNet-34, batch {args.batch}, '
+          f'{args.size}x{args.size}, {torch.get_num_threads()} threads, '
+          f'median of {args.rounds}')
+    print(f'student train step  {med["student"]:.3f} s')
+    print(f'teacher forward     {med["teacher"]:.3f} s')
+    print(f'SSLD step           {med["ssld"]:.3f} s')
+    print(f'ratio SSLD / (student + teacher) = {ratio:.3f}  (target <= 1.03)')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,100 @@
+"""UnlabeledImageFolder and LabeledUnlabeledDataset on real image folders."""
+import os
+import os.path as osp
+
+import pytest
+
+from kd_plugins.datasets import LabeledUnlabeledDataset, UnlabeledImageFolder
+from kd_plugins.registry import DATASETS
+
+PIPE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+
+
+def labeled(root):
+    return dict(type='CustomDataset', data_root=root, data_prefix='train',
+                pipeline=PIPE)
+
+
+def unlabeled(root, **kw):
+    return dict(type='UnlabeledImageFolder', data_root=root,
+                data_prefix='unlabeled', pipeline=PIPE, **kw)
+
+
+def test_unlabeled_folder_has_no_labels(mnist_root):
+    ds = DATASETS.build(unlabeled(mnist_root))
+    assert len(ds) == 200
+    sample = ds[0]
+    assert sample['inputs'].shape == (3, 28, 28)
+    assert 'gt_label' not in sample['data_samples']
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        UnlabeledImageFolder(data_root=str(tmp_path / 'nope'), pipeline=PIPE)
+
+
+def test_empty_folder(tmp_path):
+    (tmp_path / 'u').mkdir()
+    (tmp_path / 'u' / 'notes.txt').write_text('not an image')
+    with pytest.raises(ValueError, match='holds no image'):
+        UnlabeledImageFolder(data_root=str(tmp_path / 'u'), pipeline=PIPE)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root reads any folder')
+def test_unreadable_folder(tmp_path):
+    folder = tmp_path / 'u'
+    folder.mkdir()
+    folder.chmod(0)
+    try:
+        with pytest.raises(PermissionError, match='not readable'):
+            UnlabeledImageFolder(data_root=str(folder), pipeline=PIPE)
+    finally:
+        folder.chmod(0o755)
+
+
+def test_empty_and_missing_annotation_file(tmp_path, mnist_root):
+    ann = tmp_path / 'list.txt'
+    ann.write_text('')
+    with pytest.raises(ValueError, match='holds no image'):
+        UnlabeledImageFolder(data_root=osp.join(mnist_root, 'unlabeled'),
+                             ann_file=str(ann), pipeline=PIPE)
+    with pytest.raises(FileNotFoundError, match='tools/ssld_mine.py'):
+        UnlabeledImageFolder(data_root=osp.join(mnist_root, 'unlabeled'),
+                             ann_file=str(tmp_path / 'missing.txt'),
+                             pipeline=PIPE)
+
+
+def test_annotation_file_selects_images(tmp_path, mnist_root):
+    folder = osp.join(mnist_root, 'unlabeled')
+    names = sorted(os.listdir(folder))[:7]
+    ann = tmp_path / 'list.txt'
+    ann.write_text(''.join(n + '\n' for n in names))
+    ds = UnlabeledImageFolder(data_root=folder, ann_file=str(ann),
+                              pipeline=PIPE)
+    assert len(ds) == 7
+
+
+def test_mixed_dataset_ratio_and_labels(mnist_root):
+    every = LabeledUnlabeledDataset(labeled(mnist_root), unlabeled(mnist_root))
+    assert len(every) == 100 + 200
+    half = LabeledUnlabeledDataset(labeled(mnist_root), unlabeled(mnist_root),
+                                   unlabeled_ratio=0.5)
+    assert len(half) == 150
+    # an even stride through U: the 50 picks are distinct images
+    picks = {half._unlabeled_index(k) for k in range(50)}
+    assert len(picks) == 50
+    many = LabeledUnlabeledDataset(labeled(mnist_root), unlabeled(mnist_root),
+                                   unlabeled_ratio=3)
+    assert len(many) == 400
+    # labels dropped on T by default, kept on request
+    assert 'gt_label' not in every[0]['data_samples']
+    kept = LabeledUnlabeledDataset(labeled(mnist_root), unlabeled(mnist_root),
+                                   keep_labels=True)
+    assert 'gt_label' in kept[0]['data_samples']
+    assert 'gt_label' not in kept[150]['data_samples']
+
+
+def test_mixed_dataset_bad_ratio(mnist_root):
+    with pytest.raises(ValueError, match='unlabeled_ratio'):
+        LabeledUnlabeledDataset(labeled(mnist_root), unlabeled(mnist_root),
+                                unlabeled_ratio=-1)
