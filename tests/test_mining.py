@@ -43,10 +43,10 @@ def test_measure_sees_through_resizing_not_other_digits(mnist_root):
     same = thumbnail(img)
     resized = thumbnail(img.resize((56, 56), Image.BICUBIC))
     brighter = thumbnail(img.point(lambda v: min(255, int(v * 1.1) + 5)))
-    assert same @ resized >= 0.95 and same @ brighter >= 0.95
+    assert same @ resized >= 0.995 and same @ brighter >= 0.995
     others = [thumbnail_file(osp.join(mnist_root, 'unlabeled', n))
               for n in sorted(os.listdir(osp.join(mnist_root, 'unlabeled')))]
-    assert max(float(same @ o) for o in others) < 0.95
+    assert max(float(same @ o) for o in others) < 0.995
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def parse_args():
     parser.add_argument('--out', required=True, help='output list file')
     parser.add_argument('--topk', type=int, required=True,
                         help='images kept per predicted class (paper: 4000)')
-    parser.add_argument('--dup-threshold', type=float, default=0.95,
+    parser.add_argument('--dup-threshold', type=float, default=0.995,
                         help='thumbnail correlation at or above which a '
                         'gallery image counts as a near-duplicate of a '
                         'validation image')

@@ -108,7 +108,7 @@ def _load_cache(path: str, fingerprint: str, n: int):
 
 def mine_unlabeled(teacher: dict, teacher_ckpt: str, pipeline: List[dict],
                    data_preprocessor: Optional[dict], gallery: str, val: str,
-                   out: str, topk: int, dup_threshold: float = 0.95,
+                   out: str, topk: int, dup_threshold: float = 0.995,
                    batch_size: int = 64, num_workers: int = 2,
                    device: str = 'cpu', save_every: int = 20
                    ) -> MiningResult:
