@@ -11,6 +11,7 @@ import os
 import os.path as osp
 from copy import deepcopy
 
+import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
 from kd_plugins.compat import setup_cpu_distributed
@@ -57,7 +58,8 @@ def load_config(args: argparse.Namespace) -> Config:
 
 def apply_dataloader_defaults(cfg: Config, args: argparse.Namespace,
                               persistent_workers: bool = True) -> None:
-    defaults = ConfigDict(pin_memory=True,
+    # pin_memory only helps when batches go to a GPU; torch warns otherwise.
+    defaults = ConfigDict(pin_memory=torch.cuda.is_available(),
                           persistent_workers=persistent_workers,
                           collate_fn=dict(type='default_collate'))
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

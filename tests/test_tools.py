@@ -9,6 +9,7 @@ import pytest
 import torch
 from conftest import PY, ROOT, run_tool, save_random_weights
 from mmengine.config import Config
+from mmengine.runner.checkpoint import CheckpointLoader
 
 from kd_plugins.registry import MODELS
 
@@ -28,6 +29,11 @@ def ssld_options(root, ckpt, iters, ckpt_every):
         'default_hooks.logger.interval=1',
         f'default_hooks.checkpoint.interval={ckpt_every}',
         'default_hooks.checkpoint.max_keep_ckpts=5']
+
+
+def load_ckpt(path):
+    """An mmengine checkpoint, through the loader kd_plugins registers."""
+    return CheckpointLoader.load_checkpoint(path, map_location='cpu')
 
 
 def logged_losses(work_dir):
@@ -65,7 +71,7 @@ def test_train_runs_and_validates(ssld_run):
     assert 'accuracy/top1' in out
     losses = logged_losses(wd)
     assert sorted(losses) == [1, 2, 3, 4, 5, 6]
-    ckpt = torch.load(osp.join(wd, 'iter_6.pth'), map_location='cpu')
+    ckpt = load_ckpt(osp.join(wd, 'iter_6.pth'))
     assert all(k.startswith('student.') for k in ckpt['state_dict'])
 
 
@@ -80,8 +86,8 @@ def test_resume_continues_like_uninterrupted(ssld_run, tmp_path, mnist_root,
     assert sorted(resumed) == [4, 5, 6]
     for it in (4, 5, 6):
         assert resumed[it] == pytest.approx(full[it], rel=1e-4, abs=1e-6), it
-    a = torch.load(osp.join(full_wd, 'iter_6.pth'))['state_dict']
-    b = torch.load(osp.join(wd, 'iter_6.pth'))['state_dict']
+    a = load_ckpt(osp.join(full_wd, 'iter_6.pth'))['state_dict']
+    b = load_ckpt(osp.join(wd, 'iter_6.pth'))['state_dict']
     for k in a:
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-5), k
 
@@ -111,7 +117,7 @@ def test_export_then_load_into_mmpretrain(ssld_run, tmp_path):
     model = MODELS.build(cfg)
     model.init_weights()  # mmengine's Pretrained path, as downstream uses it
     model.backbone.load_state_dict(state, strict=True)  # every key matched
-    distilled = torch.load(osp.join(wd, 'iter_6.pth'))['state_dict']
+    distilled = load_ckpt(osp.join(wd, 'iter_6.pth'))['state_dict']
     for k, v in model.backbone.state_dict().items():
         assert torch.equal(v, distilled['student.backbone.' + k]), k
 

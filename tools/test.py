@@ -6,7 +6,7 @@
 import argparse
 
 import mmengine
-from mmpretrain.evaluation import DumpResults
+from mmengine.evaluator import DumpResults
 
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
 from kd_plugins.cli import (add_common_args, apply_dataloader_defaults,
@@ -33,9 +33,9 @@ def main():
     cfg.load_from = args.checkpoint
     if args.amp:
         cfg.test_cfg.fp16 = True
-    apply_dataloader_defaults(cfg, args, persistent_workers=False)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    apply_dataloader_defaults(cfg, args, persistent_workers=False)
     runner = build_runner(cfg)
     if args.out and args.out_item in ('pred', None):
         runner.test_evaluator.metrics.append(

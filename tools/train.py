@@ -49,9 +49,10 @@ def merge_args(cfg, args):
             raise ValueError('--auto-scale-lr needs `auto_scale_lr = '
                              'dict(base_batch_size=...)` in the config')
         cfg.auto_scale_lr.enable = True
-    apply_dataloader_defaults(cfg, args, not args.no_persistent_workers)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # after the overrides, so that num_workers=0 turns persistence off
+    apply_dataloader_defaults(cfg, args, not args.no_persistent_workers)
     return cfg
 
 

@@ -3,8 +3,7 @@
 _base_ = [
     '../_base_/models/resnet_cifar_mnist.py',
     '../_base_/datasets/mnist5k.py',
-    '../_base_/schedules/mnist5k_iters.py',
-    '../_base_/default_runtime.py',
+    '../_base_/schedules/mnist5k_iters.py',  # includes the runtime
 ]
 model = dict(
     backbone=dict(stem_channels=32, base_channels=32),

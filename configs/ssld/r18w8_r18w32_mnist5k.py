@@ -5,8 +5,7 @@
 # needs the teacher checkpoint below (tools/ssld_demo.py trains it).
 _base_ = [
     '../_base_/datasets/mnist5k.py',
-    '../_base_/schedules/mnist5k_iters.py',
-    '../_base_/default_runtime.py',
+    '../_base_/schedules/mnist5k_iters.py',  # includes the runtime
 ]
 _student = dict(
     type='ImageClassifier',

@@ -1,5 +1,8 @@
-# Iteration-based schedule so that runs on different data sizes get the same
-# budget (the SSLD student and its label-only baseline see equally many steps).
+_base_ = ['../default_runtime.py']
+
+# Runtime plus an iteration-based schedule, so that runs on different data
+# sizes get the same budget (the SSLD student and its label-only baseline see
+# equally many steps).
 max_iters = 1500
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4,

@@ -53,8 +53,12 @@ class BaseDistiller(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
-            data_preprocessor = dict(type='ClsDataPreprocessor')
+            data_preprocessor = {}
         if isinstance(data_preprocessor, dict):
+            # As mmpretrain's classifiers do: the config's top-level
+            # data_preprocessor usually names no type.
+            data_preprocessor = dict(data_preprocessor)
+            data_preprocessor.setdefault('type', 'ClsDataPreprocessor')
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
