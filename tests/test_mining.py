@@ -69,8 +69,10 @@ def test_mine_drops_leaks_keeps_topk_and_resumes(tmp_path, mnist_root,
     teacher = tiny_classifier(8)
     ckpt = save_random_weights(teacher, str(tmp_path / 't.pth'))
     out = str(tmp_path / 'mined' / 'list.txt')
+    # a top-level config data_preprocessor names no type: that must work
     kwargs = dict(teacher=teacher, teacher_ckpt=ckpt, pipeline=PIPE,
-                  data_preprocessor=None, gallery=gallery,
+                  data_preprocessor=dict(mean=[33.3] * 3, std=[78.6] * 3),
+                  gallery=gallery,
                   val=osp.join(mnist_root, 'val'), out=out, topk=3,
                   batch_size=16, num_workers=0)
     result = mine_unlabeled(**kwargs)

@@ -5,7 +5,7 @@ mmpretrain data pipeline and tools/train.py:
 
 1. write the digits as image folders (train 1,000 / val 1,000 / unlabeled
    3,000), once;
-2. train the teacher (CIFAR-style ResNet-18, half width) on the labeled set;
+2. train the teacher (CIFAR-style ResNet-18, 1/4 width) on the labeled set;
 3. mine the unlabeled set with the teacher (tools/ssld_mine.py);
 4. distil a 1/8-width ResNet-18 with SSLD (JSD on the teacher's softmax only)
    over labeled + mined unlabeled images;
@@ -27,8 +27,8 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = osp.join(ROOT, 'configs', 'ssld')
-TEACHER_CFG = osp.join(CFG, 'mnist5k_teacher_r18w32.py')
-SSLD_CFG = osp.join(CFG, 'r18w8_r18w32_mnist5k.py')
+TEACHER_CFG = osp.join(CFG, 'mnist5k_teacher_r18w16.py')
+SSLD_CFG = osp.join(CFG, 'r18w8_r18w16_mnist5k.py')
 BASELINE_CFG = osp.join(CFG, 'mnist5k_student_r18w8_baseline.py')
 
 
@@ -125,7 +125,7 @@ def main():
     with open(osp.join(wd, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     print('\nMNIST-5k val top-1 (1,000 images)')
-    print(f'  teacher  ResNet-18 w32, labels          {acc_t:6.2f}')
+    print(f'  teacher  ResNet-18 w16, labels          {acc_t:6.2f}')
     print(f'  student  ResNet-18 w8, SSLD (no labels)  {acc_s:6.2f}')
     print(f'  student  ResNet-18 w8, labels alone      {acc_b:6.2f}')
     print(f'  SSLD - alone: {acc_s - acc_b:+.2f} points; total '

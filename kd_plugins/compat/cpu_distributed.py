@@ -28,8 +28,11 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
             'start the job with tools/dist_train.sh (torchrun).')
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
+    # Without model_wrapper_cfg the Runner would read the top-level
+    # find_unused_parameters; keep honouring it.
     wrapper = cfg.get('model_wrapper_cfg') or dict(
-        type='MMDistributedDataParallel')
+        type='MMDistributedDataParallel',
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     env_cfg = cfg.get('env_cfg') or {}

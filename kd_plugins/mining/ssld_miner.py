@@ -29,8 +29,8 @@ from torch.utils.data import DataLoader, Subset
 
 from kd_plugins.datasets import UnlabeledImageFolder
 from kd_plugins.mining.thumbnail_ncc import max_correlation, thumbnail_file
+from kd_plugins.models.algorithms import build_data_preprocessor
 from kd_plugins.models.teacher import build_frozen_teacher
-from kd_plugins.registry import MODELS
 
 
 @dataclass
@@ -146,9 +146,7 @@ def mine_unlabeled(teacher: dict, teacher_ckpt: str, pipeline: List[dict],
     todo = [int(i) for i in keep_idx if pred[i] < 0]
     if todo:
         net = build_frozen_teacher(teacher, teacher_ckpt, 'eval').to(device)
-        preprocessor = MODELS.build(
-            dict(data_preprocessor or dict(type='ClsDataPreprocessor')))
-        preprocessor.to(device)
+        preprocessor = build_data_preprocessor(data_preprocessor).to(device)
         loader = DataLoader(Subset(gallery_set, todo), batch_size=batch_size,
                             num_workers=num_workers, collate_fn=pseudo_collate)
         print(f'teacher predictions for {len(todo)} images '

@@ -3,7 +3,7 @@ _base_ = ['../default_runtime.py']
 # Runtime plus an iteration-based schedule, so that runs on different data
 # sizes get the same budget (the SSLD student and its label-only baseline see
 # equally many steps).
-max_iters = 1500
+max_iters = 1000
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4,
                    nesterov=True))
@@ -14,12 +14,12 @@ param_scheduler = [
          begin=100, end=max_iters),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=500)
+                 val_interval=max_iters)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500,
-                    max_keep_ckpts=2),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False,
+                    interval=max_iters, max_keep_ckpts=1),
 )
 log_processor = dict(by_epoch=False)

@@ -25,6 +25,17 @@ from kd_plugins.models.teacher import BNMode, FrozenTeacher, \
 from kd_plugins.registry import MODELS
 
 
+def build_data_preprocessor(cfg: Union[dict, nn.Module, None]) -> nn.Module:
+    """Build a data preprocessor; a config without ``type`` (as the top-level
+    ``data_preprocessor`` of mmpretrain configs is) means
+    ``ClsDataPreprocessor``, as in mmpretrain's classifiers."""
+    if isinstance(cfg, nn.Module):
+        return cfg
+    cfg = dict(cfg or {})
+    cfg.setdefault('type', 'ClsDataPreprocessor')
+    return MODELS.build(cfg)
+
+
 def _num_classes(model: nn.Module) -> Optional[int]:
     head = getattr(model, 'head', None)
     return getattr(head, 'num_classes', None)
@@ -52,15 +63,8 @@ class BaseDistiller(BaseModel):
                  teacher_ckpt_prefix: str = '',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = {}
-        if isinstance(data_preprocessor, dict):
-            # As mmpretrain's classifiers do: the config's top-level
-            # data_preprocessor usually names no type.
-            data_preprocessor = dict(data_preprocessor)
-            data_preprocessor.setdefault('type', 'ClsDataPreprocessor')
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(data_preprocessor=data_preprocessor,
+        super().__init__(
+            data_preprocessor=build_data_preprocessor(data_preprocessor),
                          init_cfg=init_cfg)
         self.student = student if isinstance(student, nn.Module) \
             else MODELS.build(dict(student))

@@ -1,7 +1,7 @@
 # SSLD on the embedded MNIST-5k data: a 1/8-width ResNet-18 student learns
-# only from the teacher's softmax (JSD), over the 1,000 labeled digits plus
-# the 3,000 unlabeled ones; labels never reach the loss.
-#   python tools/train.py configs/ssld/r18w8_r18w32_mnist5k.py
+# only from the softmax (JSD) of a 1/4-width ResNet-18 teacher, over the 1,000
+# labeled digits plus the 3,000 unlabeled ones; labels never reach the loss.
+#   python tools/train.py configs/ssld/r18w8_r18w16_mnist5k.py
 # needs the teacher checkpoint below (tools/ssld_demo.py trains it).
 _base_ = [
     '../_base_/datasets/mnist5k.py',
@@ -17,10 +17,10 @@ _student = dict(
 )
 _teacher = dict(
     type='ImageClassifier',
-    backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=32,
-                  base_channels=32, out_indices=(3, )),
+    backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=16,
+                  base_channels=16, out_indices=(3, )),
     neck=dict(type='GlobalAveragePooling'),
-    head=dict(type='LinearClsHead', num_classes=10, in_channels=256,
+    head=dict(type='LinearClsHead', num_classes=10, in_channels=128,
               loss=dict(type='CrossEntropyLoss'), topk=(1, )),
 )
 model = dict(

@@ -1,4 +1,4 @@
-# Teacher for the embedded demo: CIFAR-style ResNet-18 at half width, trained
+# Teacher for the embedded demo: CIFAR-style ResNet-18 at quarter width, trained
 # with labels on the 1,000 labeled digits (a plain mmpretrain classifier).
 _base_ = [
     '../_base_/models/resnet_cifar_mnist.py',
@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/schedules/mnist5k_iters.py',  # includes the runtime
 ]
 model = dict(
-    backbone=dict(stem_channels=32, base_channels=32),
-    head=dict(in_channels=256),
+    backbone=dict(stem_channels=16, base_channels=16),
+    head=dict(in_channels=128),
 )
 randomness = dict(seed=0)

@@ -1,0 +1,3 @@
+from .sskd_stage_hook import SSKDStageHook
+
+__all__ = ['SSKDStageHook']

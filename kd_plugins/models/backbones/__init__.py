@@ -1,0 +1,3 @@
+from .cifar_resnet import CIFARResNet
+
+__all__ = ['CIFARResNet']
