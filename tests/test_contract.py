@@ -23,10 +23,10 @@ def batch(n=4, size=16, classes=10):
                       for i in range(n)])
 
 
-def check_loss(cfg):
+def check_loss(cfg, shape=(4, 10)):
     loss = MODELS.build(cfg)
-    student = torch.randn(4, 10, requires_grad=True)
-    teacher = torch.randn(4, 10, requires_grad=True)
+    student = torch.randn(*shape, requires_grad=True)
+    teacher = torch.randn(*shape, requires_grad=True)
     value = loss(student, teacher)
     assert value.dim() == 0 and torch.isfinite(value)
     value.backward()
@@ -69,6 +69,25 @@ def check_algorithm(cfg):
                for k, v in student_before.items()), 'the student never moved'
 
 
+def check_connector(cfg, student_shape, teacher_shape):
+    conn = MODELS.build(cfg)
+    conn.check(student_shape[1:], teacher_shape[1:])
+    student = torch.randn(*student_shape, requires_grad=True)
+    teacher = torch.randn(*teacher_shape, requires_grad=True)
+    s, t = conn(student, teacher)
+    assert s.shape == t.shape == teacher_shape
+    value = MODELS.build(dict(type='FeatureMSELoss'))(s, t)
+    assert value.dim() == 0 and torch.isfinite(value)
+    value.backward()
+    assert student.grad is not None and student.grad.abs().sum() > 0
+    assert teacher.grad is None
+
+
+def check_backbone(cfg, size):
+    out = MODELS.build(cfg)(torch.randn(2, 3, size, size))
+    assert all(torch.isfinite(o).all() for o in out)
+
+
 def ssld_cfg(tmp_path, **kw):
     teacher = tiny_classifier(8)
     return dict(type='SSLD', student=tiny_classifier(4), teacher=teacher,
@@ -76,7 +95,32 @@ def ssld_cfg(tmp_path, **kw):
                     teacher, str(tmp_path / 'teacher.pth')), **kw)
 
 
+def sskd_cfg(tmp_path, **kw):
+    teacher = tiny_classifier(8)
+    return dict(type='SSKD', student=tiny_classifier(4), teacher=teacher,
+                teacher_ckpt=save_random_weights(
+                    teacher, str(tmp_path / 'teacher.pth')),
+                input_size=(3, 16, 16), **kw)
+
+
 EXAMPLES = {
+    'FeatureMSELoss': lambda tmp: [
+        check_loss(dict(type='FeatureMSELoss', reduction=r), (2, 4, 3, 3))
+        for r in ('mean', 'sum_per_sample')],
+    'ConvConnector': lambda tmp: [
+        check_connector(dict(type='ConvConnector', student_channels=4,
+                             teacher_channels=8, with_bn=bn),
+                        shape_s, shape_t)
+        for bn in (False, True)
+        for shape_s, shape_t in (((2, 4, 3, 3), (2, 8, 3, 3)),
+                                 ((2, 4), (2, 8)))],
+    'IdentityConnector': lambda tmp: check_connector(
+        dict(type='IdentityConnector', student_channels=8,
+             teacher_channels=8), (2, 8, 3, 3), (2, 8, 3, 3)),
+    'CIFARResNet': lambda tmp: check_backbone(
+        dict(type='CIFARResNet', depth=20), 32),
+    'SSKD': lambda tmp: [check_algorithm(sskd_cfg(tmp, mode=m))
+                         for m in ('stagewise', 'multi_loss')],
     'JSDivLoss': lambda tmp: [check_loss(dict(type='JSDivLoss', mode=m))
                               for m in ('jsd', 'sym_kl', 'soft_ce')],
     'SSLD': lambda tmp: [check_algorithm(ssld_cfg(tmp, teacher_bn_mode=m))
@@ -85,7 +129,9 @@ EXAMPLES = {
 
 
 def test_every_component_has_an_example():
+    from kd_plugins.registry import HOOKS
     registered = set(MODELS.module_dict)
+    assert set(HOOKS.module_dict) <= {'SSKDStageHook'}  # tested in test_sskd
     assert registered == set(EXAMPLES), (
         f'components without a contract example: {registered - set(EXAMPLES)}')
 

@@ -140,7 +140,8 @@ class SSKDStageHook(Hook):
     def _advance(self, runner, algo: SSKD) -> None:
         phases = self._phases(algo)
         nxt = phases[phases.index(self.state['phase']) + 1]
-        algo.set_phase(nxt, reinit_head=(nxt == HEAD))
+        algo.set_phase(nxt, reinit_head=(nxt == HEAD),
+                       seed=self.state['head_seed'])
         runner.optim_wrapper.optimizer.state.clear()  # fresh momentum
         self.state.update(phase=nxt, epoch_in_phase=0, lr_scale=1.0,
                           best=math.inf, bad_epochs=0)
@@ -175,6 +176,9 @@ class SSKDStageHook(Hook):
                 phase=0, epoch_in_phase=0, lr_scale=1.0, best=math.inf,
                 bad_epochs=0,
                 base_lrs=[g['lr'] for g in runner.optim_wrapper.param_groups],
+                # drawn now, saved with the state: the head's re-init is the
+                # same whether or not the run was resumed in between
+                head_seed=int(torch.randint(0, 2**31 - 1, ())),
                 fingerprint=self._fingerprint(algo))
             algo.set_phase(0)
         else:

@@ -146,12 +146,14 @@ class SSKD(BaseDistiller):
         """Stage being trained (0-based), or ``HEAD`` (-1) in phase 2."""
         return self._phase
 
-    def set_phase(self, phase: int, reinit_head: bool = False) -> None:
+    def set_phase(self, phase: int, reinit_head: bool = False,
+                  seed: Optional[int] = None) -> None:
         """Enter stage ``phase`` (0-based) or the head phase (``HEAD``).
 
         Freezes what that phase must not train. ``reinit_head`` re-initialises
         the head (the schedule does this once, when phase 2 starts; a resume
-        into phase 2 keeps the trained head).
+        into phase 2 keeps the trained head), drawing from ``seed`` when given
+        so that the result does not depend on the global RNG's history.
         """
         if phase != HEAD and not 0 <= phase < self.num_stages:
             raise ValueError(f'SSKD phase must be a stage in 0..'
@@ -162,7 +164,12 @@ class SSKD(BaseDistiller):
                              f'phases are 0 and HEAD, got {phase}')
         self._phase = phase
         if phase == HEAD and reinit_head:
-            self._reinit_head()
+            if seed is None:
+                self._reinit_head()
+            else:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    self._reinit_head()
         self._apply_phase()
 
     def _trainable_stages(self) -> List[int]:
