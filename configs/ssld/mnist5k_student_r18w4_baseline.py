@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/schedules/mnist5k_iters.py',  # includes the runtime
 ]
 model = dict(
-    backbone=dict(stem_channels=8, base_channels=8),
-    head=dict(in_channels=64),
+    backbone=dict(stem_channels=4, base_channels=4),
+    head=dict(in_channels=32),
 )
 randomness = dict(seed=0)

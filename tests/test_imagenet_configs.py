@@ -1,0 +1,94 @@
+"""The ImageNet configs run as written, on tiny data in ImageNet's format.
+
+Nothing of ImageNet can be fetched here, so a fixture writes a few JPEGs in
+mmpretrain's ImageNet layout (``train/<wnid>/*.JPEG``, ``val/*.JPEG``,
+``meta/{train,val}.txt``) plus an unlabeled gallery with a mined list. The
+configs run unchanged except for paths, teacher weights (random, same
+architecture), batch size and epoch counts.
+"""
+import os.path as osp
+
+import numpy as np
+import pytest
+from conftest import PY, ROOT, run_tool, save_random_weights
+from mmengine.config import Config
+from PIL import Image
+
+N_CLASSES = 3
+
+
+@pytest.fixture(scope='module')
+def imagenet_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('imagenet')
+    rng = np.random.default_rng(0)
+    lines = {'train': [], 'val': []}
+    for c in range(N_CLASSES):
+        folder = root / 'train' / f'n0000000{c}'
+        folder.mkdir(parents=True)
+        for k in range(2):
+            name = f'n0000000{c}_{k}.JPEG'
+            Image.fromarray(rng.integers(0, 256, (72, 96, 3), np.uint8)).save(
+                folder / name)
+            lines['train'].append(f'n0000000{c}/{name} {c}')
+        (root / 'val').mkdir(exist_ok=True)
+        name = f'ILSVRC2012_val_{c:08d}.JPEG'
+        Image.fromarray(rng.integers(0, 256, (80, 64, 3), np.uint8)).save(
+            root / 'val' / name)
+        lines['val'].append(f'{name} {c}')
+    (root / 'meta').mkdir()
+    for split, ls in lines.items():
+        (root / 'meta' / f'{split}.txt').write_text('\n'.join(ls) + '\n')
+    gallery = root / 'gallery'
+    gallery.mkdir()
+    for k in range(4):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).save(
+            gallery / f'g{k}.jpg')
+    (root / 'mined.txt').write_text(''.join(f'g{k}.jpg\n' for k in range(4)))
+    return str(root)
+
+
+def common(root, ckpt):
+    return [f'model.teacher_ckpt={ckpt}',
+            'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+            'val_dataloader.batch_size=2', 'val_dataloader.num_workers=0',
+            'test_dataloader.num_workers=0',
+            f'val_dataloader.dataset.data_root={root}',
+            f'test_dataloader.dataset.data_root={root}',
+            'default_hooks.logger.interval=1']
+
+
+def teacher_ckpt(cfg_file, tmp_path):
+    cfg = Config.fromfile(osp.join(ROOT, cfg_file))
+    return save_random_weights(cfg.model.teacher, str(tmp_path / 't.pth'))
+
+
+@pytest.mark.parametrize('cfg_file', ['configs/ssld/r18_r34_imagenet.py',
+                                      'configs/ssld/mbv3l_r50d_imagenet.py'])
+def test_ssld_imagenet_config(cfg_file, imagenet_root, tmp_path):
+    ckpt = teacher_ckpt(cfg_file, tmp_path)
+    out = run_tool([
+        PY, 'tools/train.py', cfg_file, '--work-dir', str(tmp_path / 'wd'),
+        '--cfg-options', *common(imagenet_root, ckpt),
+        f'train_dataloader.dataset.labeled.data_root={imagenet_root}',
+        f'train_dataloader.dataset.unlabeled.data_root='
+        f'{osp.join(imagenet_root, "gallery")}',
+        f'train_dataloader.dataset.unlabeled.ann_file='
+        f'{osp.join(imagenet_root, "mined.txt")}',
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
+    assert 'loss_ssld' in out and 'accuracy/top1' in out
+    assert osp.isfile(tmp_path / 'wd' / 'epoch_1.pth')
+
+
+def test_sskd_imagenet_config(imagenet_root, tmp_path):
+    cfg_file = 'configs/sskd/r18_r34_imagenet.py'
+    ckpt = teacher_ckpt(cfg_file, tmp_path)
+    out = run_tool([
+        PY, 'tools/train.py', cfg_file, '--work-dir', str(tmp_path / 'wd'),
+        '--cfg-options', *common(imagenet_root, ckpt),
+        f'train_dataloader.dataset.data_root={imagenet_root}',
+        'custom_hooks.0.epochs_per_stage=1', 'custom_hooks.0.milestones=[]',
+        'custom_hooks.0.head_epochs=1', 'custom_hooks.0.head_milestones=[]',
+        'train_cfg.max_epochs=5', 'train_cfg.val_begin=5'])
+    for what in ('stage 2', 'stage 4', 'head phase'):
+        assert f'SSKD: starting {what}' in out
+    assert 'accuracy/top1' in out
