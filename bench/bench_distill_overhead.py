@@ -16,29 +16,15 @@ noisy machine).
 import argparse
 import statistics
 import tempfile
-import time
 
 import torch
 
 import kd_plugins  # noqa: F401
 from kd_plugins.registry import MODELS
+
+from common import resnet, timed  # noqa: E402  (bench/ is on sys.path)
 from mmengine.optim import OptimWrapper
 from mmpretrain.structures import DataSample
-
-
-def resnet(depth):
-    return dict(
-        type='ImageClassifier',
-        backbone=dict(type='ResNet', depth=depth, out_indices=(3, )),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=1000, in_channels=512,
-                  loss=dict(type='CrossEntropyLoss')))
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def main():

@@ -20,7 +20,6 @@ of each), as in bench_distill_overhead.py.
 import argparse
 import statistics
 import tempfile
-import time
 
 import torch
 import torch.nn.functional as F
@@ -30,19 +29,7 @@ from mmpretrain.structures import DataSample
 import kd_plugins  # noqa: F401
 from kd_plugins.registry import MODELS
 
-
-def resnet(depth):
-    return dict(type='ImageClassifier',
-                backbone=dict(type='ResNet', depth=depth, out_indices=(3, )),
-                neck=dict(type='GlobalAveragePooling'),
-                head=dict(type='LinearClsHead', num_classes=1000,
-                          in_channels=512))
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+from common import resnet, timed  # noqa: E402  (bench/ is on sys.path)
 
 
 def main():

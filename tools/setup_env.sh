@@ -41,7 +41,11 @@ log "torch 2.14.1 / torchvision 0.29.1"
 # newer setuptools removed. torch 2.14 declares setuptools>=77 (so this cannot
 # go in the constraints file: pip would refuse torch); pip warns, nothing
 # breaks. Re-applied at the end in case a later install lifted it.
-pin_setuptools() { "${PIP[@]}" -q "setuptools<70" 2>&1 | grep -v "requires setuptools" || true; }
+# (pip prints the expected torch/setuptools conflict; filter just that.)
+pin_setuptools() {
+  "${PIP[@]}" -q "setuptools<70" 2>&1 | grep -v -e "requires setuptools" \
+    -e "dependency resolver does not currently take into account" || true
+}
 pin_setuptools
 log "mmengine"
 "${PIP[@]}" -q mmengine==0.10.7 opencv-python-headless
