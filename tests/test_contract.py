@@ -11,6 +11,7 @@ from conftest import save_random_weights, tiny_classifier
 from mmengine.optim import OptimWrapper
 from mmpretrain.structures import DataSample
 
+from kd_plugins.models.kdep import PreReLUTap, StreamingBasis, save_basis
 from kd_plugins.registry import MODELS
 
 
@@ -103,6 +104,60 @@ def sskd_cfg(tmp_path, **kw):
                 input_size=(3, 16, 16), **kw)
 
 
+def kdep_basis(tmp_path, teacher, ckpt, n=64):
+    """A basis of the teacher's real pre-ReLU features on random images."""
+    net = MODELS.build(teacher)
+    net.load_state_dict(torch.load(ckpt)['state_dict'])
+    net.eval()
+    tap = PreReLUTap(net, 'teacher')
+    with torch.no_grad():
+        net.backbone(torch.randn(n, 3, 16, 16))
+    acc = StreamingBasis(tap.channels)
+    acc.update(tap.pop())
+    path = str(tmp_path / 'basis.pth')
+    save_basis(path, acc.solve(), acc.n, tap.layer, 'teacher', ckpt)
+    return path
+
+
+def kdep_cfg(tmp_path, student_width=4, **kw):
+    teacher = tiny_classifier(8)
+    ckpt = save_random_weights(teacher, str(tmp_path / 'teacher.pth'))
+    kw.setdefault('align', dict(type='SVDProjection',
+                                basis=kdep_basis(tmp_path, teacher, ckpt)))
+    student = tiny_classifier(student_width)['backbone']  # backbone only
+    return dict(type='KDEP', student=student, teacher=teacher,
+                teacher_ckpt=ckpt, **kw)
+
+
+def check_svd_projection(tmp):
+    teacher = tiny_classifier(8)
+    ckpt = save_random_weights(teacher, str(tmp / 'teacher.pth'))
+    cfg = dict(type='SVDProjection', student_channels=32, teacher_channels=64,
+               basis=kdep_basis(tmp, teacher, ckpt), teacher_ckpt=ckpt)
+    conn = MODELS.build(cfg)
+    conn.check((32, ), (64, ))
+    student = torch.randn(4, 32, requires_grad=True)
+    teacher_feat = torch.randn(4, 64, requires_grad=True)
+    s, t = conn(student, teacher_feat)
+    assert s.shape == t.shape == (4, 32)
+    assert not list(conn.parameters()) and not conn.state_dict()
+    value = MODELS.build(dict(type='FeatureMSELoss'))(s, t)
+    assert value.dim() == 0 and torch.isfinite(value)
+    value.backward()
+    assert student.grad is not None and student.grad.abs().sum() > 0
+    assert teacher_feat.grad is None
+
+
+def check_transform(cfg, shape=(4, 8)):
+    module = MODELS.build(cfg)
+    x = (torch.randn(*shape) + 3).requires_grad_()  # away from 0
+    y = module(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    y.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert not list(module.parameters())
+
+
 EXAMPLES = {
     'FeatureMSELoss': lambda tmp: [
         check_loss(dict(type='FeatureMSELoss', reduction=r), (2, 4, 3, 3))
@@ -123,6 +178,14 @@ EXAMPLES = {
                          for m in ('stagewise', 'multi_loss')],
     'JSDivLoss': lambda tmp: [check_loss(dict(type='JSDivLoss', mode=m))
                               for m in ('jsd', 'sym_kl', 'soft_ce')],
+    'KDEP': lambda tmp: [
+        check_algorithm(kdep_cfg(tmp)),
+        check_algorithm(kdep_cfg(tmp, transform=None)),
+        check_algorithm(kdep_cfg(tmp, align=dict(type='ConvConnector'),
+                                 transform=None))],
+    'PTS': lambda tmp: [check_transform(dict(type='PTS', T=t, n=n))
+                        for t, n in ((0.1, 3), (1.0, 1))],
+    'SVDProjection': check_svd_projection,
     'SSLD': lambda tmp: [check_algorithm(ssld_cfg(tmp, teacher_bn_mode=m))
                          for m in ('train', 'eval')],
 }

@@ -12,7 +12,8 @@ from test_tools import free_port, load_ckpt, logged_losses
 CFG = 'configs/sskd/r18w8_r18w16_mnist5k.py'
 # 4 stages x 2 epochs (lr x0.1 after 1) + 2 head epochs = 10 epochs of
 # 7 steps (100 labeled digits, batch 16)
-SCHEDULE = ['custom_hooks.0.epochs_per_stage=2', 'custom_hooks.0.milestones=[1]',
+SCHEDULE = ['optim_wrapper.optimizer.lr=0.01',
+            'custom_hooks.0.epochs_per_stage=2', 'custom_hooks.0.milestones=[1]',
             'custom_hooks.0.head_epochs=2', 'custom_hooks.0.head_milestones=[1]',
             'train_cfg.max_epochs=10', 'train_cfg.val_begin=9']
 

@@ -29,16 +29,23 @@ model = dict(
     input_size=(3, 28, 28),
     mode='stagewise',
 )
+# The paper's lr 0.01 and a few epochs per stage left stages 3-4 untrained
+# here (their distance stayed at the teacher's feature variance): 25.3% val
+# top-1 after the head phase. This budget, about 2 minutes on 2 cores,
+# measured (seed 0, teacher of the SSLD demo at 97.4%): SSKD 78.0%, the
+# multi-loss baseline (model.mode=multi_loss) 96.5%. The paper's ordering
+# (SSKD above multi-loss) is not reproduced at this scale: the stages are
+# trained for 10 epochs each and errors of frozen early stages carry on.
 optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4))
 param_scheduler = []
 # one stage trains at a time: under DDP most parameters get no gradient
 find_unused_parameters = True
 custom_hooks = [
-    dict(type='SSKDStageHook', schedule='fixed', epochs_per_stage=3,
-         milestones=[2], head_epochs=3, head_milestones=[2], head_lr=0.1),
+    dict(type='SSKDStageHook', schedule='fixed', epochs_per_stage=10,
+         milestones=[6, 8], head_epochs=5, head_milestones=[3], head_lr=0.1),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=15, val_begin=13, val_interval=1)
+train_cfg = dict(by_epoch=True, max_epochs=45, val_begin=41, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(logger=dict(interval=10),

@@ -1,0 +1,88 @@
+"""Compute KDEP's SVD basis of the teacher's pre-ReLU pooled feature.
+
+    python tools/kdep_svd.py configs/kdep/r18w8_r18w16_mnist5k.py \
+        --out work_dirs/kdep_mnist5k/basis.pth
+
+One pass of the frozen teacher (``model.teacher`` and ``model.teacher_ckpt``
+of the KDEP config) over the config's training images (``--split train``,
+default; or ``val``) through the test pipeline, streaming the statistics
+(memory independent of the number of images). The file is bound to the
+teacher checkpoint (sha256): KDEP refuses it for another teacher. Then train
+with ``python tools/train.py CONFIG``; the config's ``align.basis`` must name
+the same file.
+"""
+import argparse
+import copy
+
+from mmengine.config import Config, DictAction
+
+import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
+from kd_plugins.models.kdep.teacher_pass import compute_kdep_basis
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument('config', help='KDEP config')
+    parser.add_argument('--out', required=True, help='basis file to write')
+    parser.add_argument('--checkpoint', help='teacher checkpoint (default: '
+                        'model.teacher_ckpt of the config)')
+    parser.add_argument('--split', choices=('train', 'val'), default='train',
+                        help='whose dataset to run the teacher over')
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--num-workers', type=int, default=2)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, as in train.py')
+    return parser.parse_args()
+
+
+def test_pipeline_of(cfg: Config):
+    for key in ('test_dataloader', 'val_dataloader'):
+        loader = cfg.get(key)
+        if loader and loader.get('dataset', {}).get('pipeline'):
+            return loader.dataset.pipeline
+    if cfg.get('test_pipeline'):
+        return cfg.test_pipeline
+    raise SystemExit('the config has no test_pipeline nor a test/val '
+                     'dataloader pipeline to run the teacher with')
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if 'teacher' not in cfg.model:
+        raise SystemExit(f'{args.config} has no model.teacher')
+    ckpt = args.checkpoint or cfg.model.get('teacher_ckpt')
+    if not ckpt:
+        raise SystemExit('no teacher checkpoint: pass --checkpoint')
+    loader = cfg.get(f'{args.split}_dataloader')
+    if not loader or 'dataset' not in loader:
+        raise SystemExit(f'{args.config} has no {args.split}_dataloader; '
+                         'pick another --split')
+    dataset = copy.deepcopy(loader.dataset.to_dict()
+                            if hasattr(loader.dataset, 'to_dict')
+                            else dict(loader.dataset))
+    if 'pipeline' not in dataset:
+        raise SystemExit(
+            f'{args.split}_dataloader.dataset ({dataset.get("type")}) has no '
+            'pipeline of its own (a wrapper dataset?); point the KDEP config '
+            'at a plain dataset')
+    dataset['pipeline'] = test_pipeline_of(cfg)
+    preprocessor = cfg.model.get('data_preprocessor') or \
+        cfg.get('data_preprocessor')
+    result = compute_kdep_basis(
+        cfg.model.teacher, ckpt, dataset, preprocessor, args.out,
+        batch_size=args.batch_size, num_workers=args.num_workers,
+        device=args.device,
+        teacher_ckpt_prefix=cfg.model.get('teacher_ckpt_prefix', ''))
+    print(f'basis of {result.num_images} images, D={result.feature_dim}, '
+          f'layer {result.layer}; top singular values '
+          f'{[round(v, 3) for v in result.top_singular_values]} -> '
+          f'{result.out}')
+
+
+if __name__ == '__main__':
+    main()
