@@ -43,3 +43,5 @@ test_dataloader = None
 test_evaluator = None
 test_cfg = None
 randomness = dict(seed=0)
+# the same file name exists under another method's folder
+work_dir = 'work_dirs/kdep_r18w8_r18w16_mnist5k'

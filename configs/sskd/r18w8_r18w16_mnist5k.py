@@ -51,3 +51,5 @@ test_cfg = dict()
 default_hooks = dict(logger=dict(interval=10),
                      checkpoint=dict(interval=1, max_keep_ckpts=2))
 randomness = dict(seed=0)
+# the same file name exists under another method's folder
+work_dir = 'work_dirs/sskd_r18w8_r18w16_mnist5k'
