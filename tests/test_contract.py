@@ -148,6 +148,22 @@ def check_svd_projection(tmp):
     assert teacher_feat.grad is None
 
 
+def check_teacher_side(cfg):
+    """A parameter-free connector that maps the teacher to the student."""
+    conn = MODELS.build(cfg)
+    d_s, d_t = cfg['student_channels'], cfg['teacher_channels']
+    conn.check((d_s, ), (d_t, ))
+    student = torch.randn(4, d_s, requires_grad=True)
+    teacher = torch.randn(4, d_t, requires_grad=True)
+    s, t = conn(student, teacher)
+    assert s.shape == t.shape == (4, d_s)
+    assert not list(conn.parameters()) and not conn.state_dict()
+    value = MODELS.build(dict(type='FeatureMSELoss'))(s, t)
+    assert value.dim() == 0 and torch.isfinite(value)
+    value.backward()
+    assert student.grad is not None and teacher.grad is None
+
+
 def check_transform(cfg, shape=(4, 8)):
     module = MODELS.build(cfg)
     x = (torch.randn(*shape) + 3).requires_grad_()  # away from 0
@@ -159,6 +175,15 @@ def check_transform(cfg, shape=(4, 8)):
 
 
 EXAMPLES = {
+    'ChannelSelection': lambda tmp: check_teacher_side(dict(
+        type='ChannelSelection', student_channels=4, teacher_channels=8,
+        mode='random')),
+    'ChannelInterpolation': lambda tmp: check_teacher_side(dict(
+        type='ChannelInterpolation', student_channels=4, teacher_channels=8)),
+    'ScaleNorm': lambda tmp: check_transform(dict(
+        type='ScaleNorm', basis=kdep_cfg(tmp)['align']['basis'])),
+    'StdMatch': lambda tmp: check_transform(dict(
+        type='StdMatch', basis=kdep_cfg(tmp)['align']['basis'])),
     'FeatureMSELoss': lambda tmp: [
         check_loss(dict(type='FeatureMSELoss', reduction=r), (2, 4, 3, 3))
         for r in ('mean', 'sum_per_sample')],

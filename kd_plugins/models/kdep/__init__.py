@@ -1,3 +1,5 @@
+from .alternatives import (ChannelInterpolation, ChannelSelection,
+                           ScaleNorm, StdMatch)
 from .basis import StreamingBasis, load_basis, save_basis, sha256_file
 from .kdep import KDEP
 from .pre_relu import PreReLUTap, backbone_of, global_avg_pool
@@ -6,4 +8,6 @@ from .svd_projection import SVDProjection, svd_project
 
 __all__ = ['KDEP', 'PreReLUTap', 'backbone_of', 'global_avg_pool', 'PTS',
            'power_temperature_scaling', 'SVDProjection', 'svd_project',
-           'StreamingBasis', 'load_basis', 'save_basis', 'sha256_file']
+           'StreamingBasis', 'load_basis', 'save_basis', 'sha256_file',
+           'ChannelSelection', 'ChannelInterpolation', 'ScaleNorm',
+           'StdMatch']

@@ -41,7 +41,8 @@ class KDEP(BaseDistiller):
             given ``teacher_ckpt`` so that the basis is checked against it)
             or ``ConvConnector`` (the 1x1 conv baseline, student side).
         transform: module applied to the aligned teacher feature, default
-            ``PTS(T=0.1, n=3)``; None for plain SVD.
+            ``PTS(T=0.1, n=3)``; ``ScaleNorm``/``StdMatch`` (with
+            ``basis=PATH``) for the paper's SN/SM; None for plain SVD.
         loss: default ``FeatureMSELoss(loss_weight=3)`` (official recipe).
         teacher_bn_mode: ``'eval'`` (running statistics, the same ones the
             basis was computed with by ``tools/kdep_svd.py``) or
@@ -65,16 +66,21 @@ class KDEP(BaseDistiller):
         self.teacher_feat = PreReLUTap(self.teacher.model, 'teacher')
         D_s, D_t = self.student_feat.channels, self.teacher_feat.channels
         align = dict(align, student_channels=D_s, teacher_channels=D_t)
-        if MODELS.get(align.get('type')) is SVDProjection:
-            if 'basis' not in align:
-                raise ValueError(
-                    "KDEP: align=dict(type='SVDProjection') needs basis=PATH,"
-                    ' the file written by `python tools/kdep_svd.py CONFIG '
-                    "--out PATH`; or use align=dict(type='ConvConnector').")
+        if 'basis' in align:
             align.setdefault('teacher_ckpt', teacher_ckpt)
+        if MODELS.get(align.get('type')) is SVDProjection and \
+                'basis' not in align:
+            raise ValueError(
+                "KDEP: align=dict(type='SVDProjection') needs basis=PATH,"
+                ' the file written by `python tools/kdep_svd.py CONFIG '
+                "--out PATH`; or use align=dict(type='ConvConnector').")
         self.align = MODELS.build(align)
         self.align.check((D_s, ), (D_t, ), ' (KDEP pooled features)')
-        self.transform = MODELS.build(dict(transform)) \
+        if transform is not None:
+            transform = dict(transform)
+            if 'basis' in transform:  # ScaleNorm / StdMatch read the basis
+                transform.setdefault('teacher_ckpt', teacher_ckpt)
+        self.transform = MODELS.build(transform) \
             if transform is not None else nn.Identity()
         self.distill_loss = MODELS.build(dict(loss))
 
