@@ -28,7 +28,6 @@ within 6 bits of a validation digit).
 Limitation, stated plainly: strong crops, flips, rotations and large overlays
 lower the correlation; SIFT would still match those.
 """
-from typing import Iterable, List
 
 import numpy as np
 
@@ -49,12 +48,6 @@ def thumbnail_file(path: str, size: int = THUMB) -> np.ndarray:
     from PIL import Image
     with Image.open(path) as img:
         return thumbnail(img, size)
-
-
-def thumbnails(paths: Iterable[str], size: int = THUMB) -> np.ndarray:
-    """Stack of thumbnails, N x size**2."""
-    rows: List[np.ndarray] = [thumbnail_file(p, size) for p in paths]
-    return np.stack(rows) if rows else np.zeros((0, size * size), np.float32)
 
 
 def max_correlation(queries: np.ndarray, references: np.ndarray,

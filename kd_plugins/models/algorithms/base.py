@@ -19,7 +19,6 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from torch import Tensor
 
-from kd_plugins.models.feature_tap import FeatureTap
 from kd_plugins.models.teacher import BNMode, FrozenTeacher, \
     build_frozen_teacher
 from kd_plugins.registry import MODELS
@@ -83,14 +82,6 @@ class BaseDistiller(BaseModel):
         super()._apply(fn, *args, **kwargs)
         self._teacher._apply(fn, *args, **kwargs)
         return self
-
-    def student_tap(self, name: str, index: Optional[int] = None
-                    ) -> FeatureTap:
-        return FeatureTap(self.student, name, 'student', index)
-
-    def teacher_tap(self, name: str, index: Optional[int] = None
-                    ) -> FeatureTap:
-        return FeatureTap(self.teacher.model, name, 'teacher', index)
 
     def check_same_classes(self, loss_name: str) -> None:
         """Raise if a logits loss would compare different class counts."""
