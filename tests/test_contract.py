@@ -207,7 +207,10 @@ EXAMPLES = {
         check_algorithm(kdep_cfg(tmp)),
         check_algorithm(kdep_cfg(tmp, transform=None)),
         check_algorithm(kdep_cfg(tmp, align=dict(type='ConvConnector'),
-                                 transform=None))],
+                                 transform=None)),
+        check_algorithm(kdep_cfg(tmp, align=dict(type='ConvConnector'),
+                                 transform=None,
+                                 student_feature='post_relu'))],
     'PTS': lambda tmp: [check_transform(dict(type='PTS', T=t, n=n))
                         for t, n in ((0.1, 3), (1.0, 1))],
     'SVDProjection': check_svd_projection,

@@ -269,3 +269,40 @@ def test_conv_baseline_config_builds(tmp_path):
             model.align.conv.out_channels) == (64, 128)
     data = model.data_preprocessor(batch(), True)
     assert torch.isfinite(model(**data, mode='loss')['loss_kdep'])
+
+
+def test_post_relu_student_feature(tmp_path):
+    """The post-ReLU baseline feeds relu(pre-ReLU feature), pooled."""
+    cfg = kdep_cfg(tmp_path, align=dict(type='ConvConnector'),
+                   transform=None)
+    pre = MODELS.build(cfg)
+    post = MODELS.build(dict(cfg, student_feature='post_relu'))
+    post.load_state_dict(pre.state_dict())
+    data = pre.data_preprocessor(batch(), True)
+    seen = {}
+    for name, model in (('pre', pre), ('post', post)):
+        model.align.register_forward_hook(
+            lambda m, args, out, name=name: seen.__setitem__(name, args[0]))
+        model(**data, mode='loss')
+    assert (seen['pre'] < 0).any(), 'pre-ReLU features take negative values'
+    # pooling then ReLU is not ReLU then pooling: rebuild from the map
+    backbone = post.student
+    tap_map = post.student_feat
+    backbone(data['inputs'])
+    expected = torch.relu(tap_map.pop_map()).mean(dim=(2, 3))
+    torch.testing.assert_close(seen['post'], expected)
+    assert (seen['post'] >= 0).all()
+    with pytest.raises(ValueError, match="student_feature='after'"):
+        MODELS.build(dict(cfg, student_feature='after'))
+
+
+def test_post_relu_config_builds(tmp_path):
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs/kdep/r18w8_r18w16_mnist5k_conv_post_relu.py'))
+    assert cfg.model.student_feature == 'post_relu'
+    model_cfg = cfg.model.to_dict()
+    model_cfg['teacher_ckpt'] = save_random_weights(
+        cfg.model.teacher, str(tmp_path / 't.pth'))
+    model = MODELS.build(model_cfg)
+    data = model.data_preprocessor(batch(), True)
+    assert torch.isfinite(model(**data, mode='loss')['loss_kdep'])

@@ -47,7 +47,13 @@ class KDEP(BaseDistiller):
         teacher_bn_mode: ``'eval'`` (running statistics, the same ones the
             basis was computed with by ``tools/kdep_svd.py``) or
             ``'train'``.
+        student_feature: ``'pre_relu'`` (paper) or ``'post_relu'``: the
+            student's pooled feature after its final activation, the
+            paper's "1x1 conv, post-ReLU" baseline (Table 2). The teacher
+            side is always pre-ReLU.
     """
+
+    STUDENT_FEATURES = ('pre_relu', 'post_relu')
 
     def __init__(self,
                  student: Union[dict, nn.Module],
@@ -58,8 +64,14 @@ class KDEP(BaseDistiller):
                  loss: dict = dict(type='FeatureMSELoss', loss_weight=3.0),
                  teacher_bn_mode: BNMode = 'eval',
                  teacher_ckpt_prefix: str = '',
+                 student_feature: str = 'pre_relu',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        if student_feature not in self.STUDENT_FEATURES:
+            raise ValueError(
+                f'KDEP: student_feature={student_feature!r}; choose one of '
+                f'{self.STUDENT_FEATURES}.')
+        self.student_feature = student_feature
         super().__init__(student, teacher, teacher_ckpt, teacher_bn_mode,
                          teacher_ckpt_prefix, data_preprocessor, init_cfg)
         self.student_feat = PreReLUTap(self.student, 'student')
@@ -90,7 +102,9 @@ class KDEP(BaseDistiller):
         self.teacher.run(backbone_of(self.teacher.model), inputs)
         f_t = self.teacher_feat.pop()  # N x D_t, no grad
         backbone_of(self.student)(inputs)
-        f_s = self.student_feat.pop()  # N x D_s
+        f_s = self.student_feat.pop() \
+            if self.student_feature == 'pre_relu' \
+            else self.student_feat.pop_post_activation()  # N x D_s
         s, t = self.align(f_s, f_t)  # N x D, N x D
         t = self.transform(t)  # N x D
         return dict(loss_kdep=self.distill_loss(s, t))

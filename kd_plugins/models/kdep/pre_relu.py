@@ -60,6 +60,8 @@ class PreReLUTap:
 
     Attributes:
         channels: C, the channel count of the tapped feature.
+        activation: the backbone's own final activation module (ReLU or
+            ReLU6), for the post-activation feature.
         layer: the tapped module's path in the backbone, for the record.
     """
 
@@ -101,6 +103,7 @@ class PreReLUTap:
                 'hooks in backward; set with_cp=False.')
         self.channels = block.out_channels
         self.layer = f'{stage_name}.{index} (pre-ReLU: out + identity)'
+        self.activation = block.relu
         self._handles.append(
             block.drop_path.register_forward_hook(self._keep_residual))
         if block.downsample is not None:
@@ -121,6 +124,7 @@ class PreReLUTap:
                 "order=('conv', 'norm', 'act').")
         self.channels = conv2.conv.out_channels
         self.layer = f'conv2.{conv2.norm_name} (pre-ReLU6)'
+        self.activation = conv2.activate
         self._handles.append(
             conv2.norm.register_forward_hook(self._keep_residual))
 
@@ -153,6 +157,13 @@ class PreReLUTap:
     def pop(self) -> Tensor:
         """The pooled pre-activation feature (N x C); then forget it."""
         return global_avg_pool(self.pop_map())
+
+    def pop_post_activation(self) -> Tensor:
+        """The pooled feature *after* the final activation (N x C), i.e.
+        the backbone's usual pooled output (for the post-ReLU baseline)."""
+        pre = self.pop_map()
+        # out-of-place: the tapped modules are built with inplace=True
+        return global_avg_pool(self.activation(pre.clone()))
 
     def remove(self) -> None:
         for h in self._handles:
