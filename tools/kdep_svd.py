@@ -12,12 +12,11 @@ with ``python tools/train.py CONFIG``; the config's ``align.basis`` must name
 the same file.
 """
 import argparse
-import copy
-
 from mmengine.config import Config, DictAction
 
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
-from kd_plugins.models.kdep.teacher_pass import compute_kdep_basis
+from kd_plugins.models.kdep.teacher_pass import (compute_kdep_basis,
+                                                 teacher_pass_dataset)
 
 
 def parse_args():
@@ -37,17 +36,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def test_pipeline_of(cfg: Config):
-    for key in ('test_dataloader', 'val_dataloader'):
-        loader = cfg.get(key)
-        if loader and loader.get('dataset', {}).get('pipeline'):
-            return loader.dataset.pipeline
-    if cfg.get('test_pipeline'):
-        return cfg.test_pipeline
-    raise SystemExit('the config has no test_pipeline nor a test/val '
-                     'dataloader pipeline to run the teacher with')
-
-
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -58,19 +46,10 @@ def main():
     ckpt = args.checkpoint or cfg.model.get('teacher_ckpt')
     if not ckpt:
         raise SystemExit('no teacher checkpoint: pass --checkpoint')
-    loader = cfg.get(f'{args.split}_dataloader')
-    if not loader or 'dataset' not in loader:
-        raise SystemExit(f'{args.config} has no {args.split}_dataloader; '
-                         'pick another --split')
-    dataset = copy.deepcopy(loader.dataset.to_dict()
-                            if hasattr(loader.dataset, 'to_dict')
-                            else dict(loader.dataset))
-    if 'pipeline' not in dataset:
-        raise SystemExit(
-            f'{args.split}_dataloader.dataset ({dataset.get("type")}) has no '
-            'pipeline of its own (a wrapper dataset?); point the KDEP config '
-            'at a plain dataset')
-    dataset['pipeline'] = test_pipeline_of(cfg)
+    try:
+        dataset = teacher_pass_dataset(cfg, args.split)
+    except ValueError as e:
+        raise SystemExit(f'{args.config}: {e}')
     preprocessor = cfg.model.get('data_preprocessor') or \
         cfg.get('data_preprocessor')
     result = compute_kdep_basis(
