@@ -8,11 +8,14 @@ state bit-identical after optimizer steps. A newly registered component fails
 import pytest
 import torch
 from conftest import save_random_weights, tiny_classifier
+from test_simdis import check_simdis, online_cfg, simdis_cfg
 from mmengine.optim import OptimWrapper
 from mmpretrain.structures import DataSample
 
 from kd_plugins.models.kdep import PreReLUTap, StreamingBasis, save_basis
 from kd_plugins.registry import MODELS
+from test_seed import (check_seed_head, check_seed_loss,
+                       check_seed_queue, contract_seed_cfgs)
 
 
 def batch(n=4, size=16, classes=10):
@@ -175,6 +178,15 @@ def check_transform(cfg, shape=(4, 8)):
 
 
 EXAMPLES = {
+    'SEED': lambda tmp: [check_algorithm(c)
+                         for c in contract_seed_cfgs(tmp)],
+    'SEEDHead': lambda tmp: [check_seed_head(dict(
+        type='SEEDHead', in_channels=8, out_channels=4, num_layers=n))
+        for n in (2, 3)],
+    'SEEDLoss': lambda tmp: [check_seed_loss(dict(type='SEEDLoss', tau_t=t))
+                             for t in (0.01, 1e-4)],
+    'SEEDQueue': lambda tmp: check_seed_queue(dict(type='SEEDQueue', K=8,
+                                                   dim=4)),
     'ChannelSelection': lambda tmp: check_teacher_side(dict(
         type='ChannelSelection', student_channels=4, teacher_channels=8,
         mode='random')),
@@ -216,13 +228,23 @@ EXAMPLES = {
     'SVDProjection': check_svd_projection,
     'SSLD': lambda tmp: [check_algorithm(ssld_cfg(tmp, teacher_bn_mode=m))
                          for m in ('train', 'eval')],
+    'NormalizedMSELoss': lambda tmp: check_loss(dict(type='NormalizedMSELoss')),
+    'SimDis': lambda tmp: [check_simdis(simdis_cfg(tmp, targets=t,
+                                                   teacher_bn_mode=m))
+                           for t, m in (('SimDis-Off', 'train'),
+                                        ('SimDis-On-7v', 'eval'))],
+    'SimDisOnline': lambda tmp: [check_simdis(online_cfg(t))
+                                 for t in ('SimDis-On', 'SimDis-On-7v')],
 }
 
 
 def test_every_component_has_an_example():
     from kd_plugins.registry import HOOKS
     registered = set(MODELS.module_dict)
-    assert set(HOOKS.module_dict) <= {'SSKDStageHook'}  # tested in test_sskd
+    # SSKDStageHook: tested in test_sskd; EMATargetHook: in test_simdis*
+    assert set(HOOKS.module_dict) <= {
+        'SEEDQueueHook',  # tested in test_seed
+        'SSKDStageHook', 'EMATargetHook'}
     assert registered == set(EXAMPLES), (
         f'components without a contract example: {registered - set(EXAMPLES)}')
 

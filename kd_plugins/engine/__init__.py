@@ -1,3 +1,4 @@
+from .ema_hook import EMATargetHook
 from .sskd_stage_hook import SSKDStageHook
 
-__all__ = ['SSKDStageHook']
+__all__ = ['EMATargetHook', 'SSKDStageHook']

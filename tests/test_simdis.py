@@ -1,0 +1,406 @@
+"""SimDis: EMA schedule and buffer policies, view losses, offline and online
+algorithms (teacher frozen / teacher gradients from its own loss only)."""
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.optim import OptimWrapper
+from mmpretrain.structures import DataSample
+
+from kd_plugins.engine.ema_hook import (EMATargetHook, cosine_decay,
+                                        ema_update_)
+from kd_plugins.models.simdis import (SIMDIS_OFF, SIMDIS_ON_7V, VIEWS,
+                                      normalized_mse, parse_targets)
+from kd_plugins.models.simdis.byol_pair import (online_encoder, project,
+                                                target_encoder)
+from kd_plugins.registry import MODELS
+
+
+# ------------------------------------------------------------------ helpers
+def tiny_byol(width: int = 4, dim: int = 16, hid: int = 32) -> dict:
+    """An mmpretrain BYOL pair on a CIFAR-style ResNet-18 of the given width."""
+    def mlp(in_channels, pool):
+        return dict(type='NonLinearNeck', in_channels=in_channels,
+                    hid_channels=hid, out_channels=dim, num_layers=2,
+                    with_bias=True, with_last_bn=False, with_avg_pool=pool,
+                    norm_cfg=dict(type='BN1d'))
+    return dict(type='BYOL',
+                backbone=dict(type='ResNet_CIFAR', depth=18,
+                              stem_channels=width, base_channels=width,
+                              out_indices=(3, )),
+                neck=mlp(width * 8, True),
+                head=dict(type='LatentPredictHead',
+                          loss=dict(type='CosineSimilarityLoss'),
+                          predictor=mlp(dim, False)))
+
+
+def save_byol(path, width=8, seed=0, drop=()):
+    """A checkpoint of an mmpretrain BYOL model (as its config writes one)."""
+    torch.manual_seed(seed)
+    model = MODELS.build(tiny_byol(width))
+    model.init_weights()
+    # make the target differ from the online network, as after training
+    with torch.no_grad():
+        for p in model.target_net.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    state = {k: v for k, v in model.state_dict().items()
+             if not k.startswith(tuple(drop))}
+    torch.save(dict(state_dict=state, meta=dict()), str(path))
+    return str(path)
+
+
+def simdis_cfg(tmp_path, targets='SimDis-Off', **kw):
+    return dict(type='SimDis', student=tiny_byol(4), teacher=tiny_byol(8),
+                teacher_ckpt=save_byol(tmp_path / 'byol.pth'),
+                targets=targets, **kw)
+
+
+def online_cfg(targets='SimDis-On', **kw):
+    return dict(type='SimDisOnline', student=tiny_byol(4),
+                teacher=tiny_byol(8), targets=targets, **kw)
+
+
+def two_view_batch(n=4, size=16, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    views = [torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8,
+                           generator=g) for _ in range(2)]
+    return dict(inputs=views, data_samples=[DataSample() for _ in range(n)])
+
+
+def build(cfg, ema_driven=True):
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    if ema_driven:  # the tests update the targets themselves
+        model.mark_ema_driven()
+    return model
+
+
+def check_simdis(cfg, steps=3):
+    """Contract of both SimDis algorithms (used by tests/test_contract.py)."""
+    model = build(cfg)
+    online = cfg['type'] == 'SimDisOnline'
+    teacher = model.teacher.model if not online else model.teacher
+    student_before = {k: v.clone() for k, v in
+                      model.student.state_dict().items()}
+    teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    if not online:
+        ids = {id(p) for p in teacher.parameters()}
+        assert ids and not ids & {id(p) for p in model.parameters()}
+        assert not any(k.startswith('teacher') for k in model.state_dict())
+    data = model.data_preprocessor(two_view_batch(), True)
+    losses = model(**data, mode='loss')
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    assert total.dim() == 0 and torch.isfinite(total)
+    total.backward()
+    assert all(p.grad is not None for p in model.student.backbone.parameters())
+    assert all(p.grad is None for p in model.student.target_net.parameters())
+    if online:
+        assert all(p.grad is not None for p in teacher.backbone.parameters())
+    else:
+        assert all(p.grad is None for p in teacher.parameters())
+    model.zero_grad()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1,
+                                         momentum=0.9))
+    hook = EMATargetHook()
+    hook._total = 10
+    for _ in range(steps):
+        log_vars = model.train_step(two_view_batch(), optim)
+        assert torch.isfinite(torch.as_tensor(log_vars['loss']))
+        hook.steps += 1
+        for _, on, tg in model.ema_pairs():
+            ema_update_(tg, on, hook.decay(hook.steps))
+    after = teacher.state_dict()
+    moved = [k for k, v in teacher_before.items()
+             if not torch.equal(v, after[k])]
+    if online:
+        assert moved, 'the online teacher never trained'
+    else:
+        assert not moved, f'frozen teacher changed: {moved[:5]}'
+    assert any(not torch.equal(v, model.student.state_dict()[k])
+               for k, v in student_before.items()), 'the student never moved'
+    return model
+
+
+# ------------------------------------------------------------ EMA schedule
+def naive_tau(k, K, base=0.99, final=1.0):
+    return final - (final - base) * (math.cos(math.pi * k / K) + 1) / 2
+
+
+def test_cosine_decay_start_middle_end():
+    K = 1000
+    assert cosine_decay(0, K) == pytest.approx(0.99, abs=1e-12)
+    assert cosine_decay(K // 2, K) == pytest.approx(0.995, abs=1e-12)
+    assert cosine_decay(K, K) == pytest.approx(1.0, abs=1e-12)
+    for k in (1, 137, 250, 999):
+        assert cosine_decay(k, K) == pytest.approx(naive_tau(k, K), abs=1e-12)
+    # monotone, clamped past the end, other end points
+    taus = [cosine_decay(k, K) for k in range(K + 1)]
+    assert all(a <= b for a, b in zip(taus, taus[1:]))
+    assert cosine_decay(K + 50, K) == 1.0
+    assert cosine_decay(5, 20, 0.9, 0.95) == pytest.approx(
+        naive_tau(5, 20, 0.9, 0.95))
+
+
+@pytest.mark.parametrize('bad', [-0.1, 1.5, 99, float('nan')])
+def test_decay_outside_unit_interval_is_refused(bad):
+    with pytest.raises(ValueError, match=r'\[0, 1\]'):
+        EMATargetHook(base_decay=bad)
+    with pytest.raises(ValueError, match=r'\[0, 1\]'):
+        cosine_decay(1, 10, bad)
+    with pytest.raises(ValueError, match=r'\[0, 1\]'):
+        ema_update_(nn.Linear(2, 2), nn.Linear(2, 2), bad)
+
+
+def test_hook_rejects_bad_arguments():
+    with pytest.raises(ValueError, match='buffer_policy'):
+        EMATargetHook(buffer_policy='mean')
+    with pytest.raises(ValueError, match='total_steps'):
+        EMATargetHook(total_steps=0)
+
+
+# ---------------------------------------------------------- buffer policy
+def _net(seed):
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5))
+    net.train()
+    net(torch.randn(8, 3))  # running statistics away from their defaults
+    with torch.no_grad():
+        net[1].running_mean.add_(torch.randn(5))
+    return net
+
+
+@pytest.mark.parametrize('policy', ['skip', 'copy', 'average'])
+def test_ema_update_parameters_and_buffer_policy(policy):
+    target, online = _net(0), _net(1)
+    online[1].num_batches_tracked.fill_(7)
+    t0 = {k: v.clone() for k, v in target.state_dict().items()}
+    o = {k: v.clone() for k, v in online.state_dict().items()}
+    tau = 0.9
+    ema_update_(target, online, tau, policy)
+    t1 = target.state_dict()
+    for k in ('0.weight', '0.bias', '1.weight', '1.bias'):  # parameters
+        assert torch.allclose(t1[k], tau * t0[k] + (1 - tau) * o[k])
+    for k in ('1.running_mean', '1.running_var'):
+        expected = dict(skip=t0[k], copy=o[k],
+                        average=tau * t0[k] + (1 - tau) * o[k])[policy]
+        assert torch.allclose(t1[k], expected), (policy, k)
+        assert not torch.allclose(t0[k], o[k])  # the check can fail
+    count = t1['1.num_batches_tracked']
+    assert count == (t0['1.num_batches_tracked'] if policy == 'skip' else 7)
+    # the online network is never written
+    for k, v in online.state_dict().items():
+        assert torch.equal(v, o[k])
+
+
+def test_ema_update_refuses_mismatched_networks():
+    with pytest.raises(ValueError, match='different parameters'):
+        ema_update_(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2)), 0.9)
+
+
+# ------------------------------------------------------------------ losses
+def test_normalized_mse_matches_naive_reference():
+    torch.manual_seed(0)
+    p = torch.randn(6, 8, requires_grad=True)
+    z = torch.randn(6, 8, requires_grad=True)
+    naive = sum(((p[i] / p[i].norm() - z[i] / z[i].norm()) ** 2).sum()
+                for i in range(6)) / 6
+    value = normalized_mse(p, z)
+    assert value.item() == pytest.approx(naive.item(), rel=1e-5)
+    assert value.item() == pytest.approx(
+        (2 - 2 * F.cosine_similarity(p, z)).mean().item(), rel=1e-5)
+    value.backward()
+    assert p.grad is not None and z.grad is None
+    with pytest.raises(ValueError, match='shape'):
+        normalized_mse(torch.randn(2, 4), torch.randn(2, 5))
+
+
+def test_view_names_and_presets():
+    assert parse_targets('SimDis-Off') == SIMDIS_OFF == (
+        'student_ema_other', 'teacher_ema_other')
+    assert parse_targets('SimDis-On-7v') == SIMDIS_ON_7V == VIEWS
+    assert len(VIEWS) == 7
+    assert parse_targets(['teacher_ema_same', 'student_ema_other']) == (
+        'student_ema_other', 'teacher_ema_same')
+    with pytest.raises(ValueError, match="unknown SimDis target view.*"
+                       "'teacher_ema'"):
+        parse_targets(['student_ema_other', 'teacher_ema'])
+    with pytest.raises(ValueError, match='unknown SimDis preset'):
+        parse_targets('SimDis-Offline')
+    with pytest.raises(ValueError, match='student_ema_other'):
+        parse_targets(['teacher_ema_other'])
+    with pytest.raises(ValueError, match='twice'):
+        parse_targets(['student_ema_other', 'student_ema_other'])
+
+
+def test_view_losses_against_a_naive_computation(tmp_path):
+    """Each view's loss and their mean, recomputed from the parts."""
+    model = build(simdis_cfg(tmp_path, targets=list(SIMDIS_ON_7V),
+                             teacher_bn_mode='eval'))
+    model.eval()  # BN in eval: repeated forwards give identical outputs
+    v1, v2 = [x.float() for x in two_view_batch()['inputs']]
+    losses = model.loss([v1, v2])
+    s_on, s_tg = online_encoder(model.student), target_encoder(model.student)
+    t = model.teacher.model
+    t_on, t_tg = online_encoder(t), target_encoder(t)
+    with torch.no_grad():
+        z = [project(s_on, v) for v in (v1, v2)]
+        src = dict(student_online=z,
+                   student_ema=[project(s_tg, v) for v in (v1, v2)],
+                   teacher_online=[project(t_on, v) for v in (v1, v2)],
+                   teacher_ema=[project(t_tg, v) for v in (v1, v2)])
+
+        def nmse(a, b):
+            return ((F.normalize(a, dim=1) - F.normalize(b, dim=1)) ** 2
+                    ).sum(1).mean()
+        per_view = []
+        for view in VIEWS:
+            head = model.student.head.predictor \
+                if view == 'student_ema_other' else model.predictors[view]
+            source, which = view.rsplit('_', 1)
+            tg = src[source] if which == 'same' else src[source][::-1]
+            value = nmse(head([z[0]])[0], tg[0]) + nmse(head([z[1]])[0], tg[1])
+            assert losses[f'v_{view}'].item() == pytest.approx(
+                value.item(), rel=1e-4), view
+            per_view.append(value)
+    assert losses['loss_student'].item() == pytest.approx(
+        torch.stack(per_view).mean().item(), rel=1e-4)
+
+
+# ---------------------------------------------------------------- offline
+def test_offline_contract_and_frozen_teacher(tmp_path):
+    for targets in ('SimDis-Off', list(SIMDIS_ON_7V)):
+        model = check_simdis(simdis_cfg(tmp_path, targets=targets))
+        # one predictor per view besides BYOL's own head
+        assert set(model.predictors) == set(model.targets) - {
+            'student_ema_other'}
+
+
+def test_offline_loads_mmpretrain_byol_checkpoint_exactly(tmp_path):
+    ckpt = save_byol(tmp_path / 'byol.pth', seed=3)
+    model = build(dict(simdis_cfg(tmp_path), teacher_ckpt=ckpt))
+    saved = torch.load(ckpt)['state_dict']
+    for k, v in model.teacher.model.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+    # the target differs from the online network: both were loaded
+    assert not torch.equal(saved['target_net.module.0.conv1.weight'],
+                           saved['backbone.conv1.weight'])
+
+
+def test_offline_teacher_checkpoint_missing_keys(tmp_path):
+    ckpt = save_byol(tmp_path / 'no_target.pth', drop=('target_net.', ))
+    with pytest.raises(ValueError, match='missing from the checkpoint.*'
+                       'target_net.module'):
+        MODELS.build(dict(simdis_cfg(tmp_path), teacher_ckpt=ckpt))
+    with pytest.raises(ValueError, match='teacher_ckpt'):
+        MODELS.build(dict(simdis_cfg(tmp_path), teacher_ckpt=None))
+
+
+def test_offline_refuses_bad_configs(tmp_path):
+    from conftest import tiny_classifier
+    with pytest.raises(TypeError, match='BYOL pair'):
+        MODELS.build(dict(simdis_cfg(tmp_path), teacher=tiny_classifier(8)))
+    wide = tiny_byol(4, dim=24)
+    with pytest.raises(ValueError, match='out_channels=16'):
+        MODELS.build(dict(simdis_cfg(tmp_path), student=wide))
+    with pytest.raises(ValueError, match='no teacher view'):
+        MODELS.build(simdis_cfg(tmp_path, targets=['student_ema_other',
+                                                   'student_ema_same']))
+    with pytest.raises(ValueError, match='unknown SimDis target view'):
+        MODELS.build(simdis_cfg(tmp_path, targets=['student_ema_other',
+                                                   'teacher_target']))
+
+
+def test_init_weights_makes_targets_copies(tmp_path):
+    model = build(online_cfg())
+    for name, online, target in model.ema_pairs():
+        o, t = online.state_dict(), target.state_dict()
+        assert set(o) == set(t)
+        for k in o:
+            assert torch.equal(o[k], t[k]), (name, k)
+
+
+def test_student_backbone_exports_under_student_prefix(tmp_path):
+    from kd_plugins.export import student_backbone_state
+    model = build(online_cfg('SimDis-On-7v'))
+    exported = student_backbone_state(model.state_dict())
+    own = model.student.backbone.state_dict()
+    assert set(exported) == set(own)
+    assert all(torch.equal(exported[k], own[k]) for k in own)
+
+
+# ----------------------------------------------------------------- online
+@pytest.mark.parametrize('targets', ['SimDis-On', 'SimDis-On-7v'])
+def test_online_contract(targets):
+    check_simdis(online_cfg(targets))
+
+
+@pytest.mark.parametrize('targets', ['SimDis-On', 'SimDis-On-7v'])
+def test_online_teacher_gradient_comes_only_from_its_own_loss(targets):
+    model = build(online_cfg(targets))
+    v = [x.float() for x in two_view_batch()['inputs']]
+    teacher = model.teacher
+
+    def teacher_grads():
+        return {n: p.grad.clone() for n, p in teacher.named_parameters()
+                if p.grad is not None}
+
+    # 1) the whole SimDis loss
+    losses = model.loss(v)
+    (losses['loss_student'] + losses['loss_teacher']).backward()
+    full = teacher_grads()
+    assert full, 'the teacher got no gradient at all'
+    model.zero_grad(set_to_none=True)
+    # 2) the teacher's own BYOL loss alone, computed independently
+    on, tg = online_encoder(teacher), target_encoder(teacher)
+    z = [project(on, x) for x in v]
+    with torch.no_grad():
+        zt = [project(tg, x) for x in v]
+    pred = teacher.head.predictor
+    own = normalized_mse(pred([z[0]])[0], zt[1]) + \
+        normalized_mse(pred([z[1]])[0], zt[0])
+    own.backward()
+    alone = teacher_grads()
+    assert set(full) == set(alone)
+    for n in full:
+        assert torch.allclose(full[n], alone[n], rtol=1e-5, atol=1e-7), n
+    # 3) the student's loss alone sends the teacher nothing
+    model.zero_grad(set_to_none=True)
+    model.loss(v)['loss_student'].backward()
+    assert not teacher_grads()
+    assert any(p.grad is not None for p in model.student.parameters())
+
+
+def test_online_teacher_is_registered_and_optimised():
+    model = build(online_cfg())
+    names = [n for n, _ in model.named_parameters()]
+    assert any(n.startswith('teacher.backbone.') for n in names)
+    assert any(n.startswith('teacher.head.predictor.') for n in names)
+    # targets are registered (in the checkpoint) but not trainable
+    state = model.state_dict()
+    assert any(k.startswith('teacher.target_net.module.') for k in state)
+    assert any(k.startswith('student.target_net.module.') for k in state)
+    assert not any(p.requires_grad for n, p in model.named_parameters()
+                   if 'target_net' in n)
+    assert [n for n, _, _ in model.ema_pairs()] == ['student', 'teacher']
+
+
+def test_training_without_the_hook_warns_once():
+    model = build(online_cfg(), ema_driven=False)
+    v = [x.float() for x in two_view_batch()['inputs']]
+    with pytest.warns(UserWarning, match="dict\\(type='EMATargetHook'\\)"):
+        model.loss(v)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        model.loss(v)
+
+
+def test_predict_mode_explains_linear_probe(tmp_path):
+    model = build(online_cfg())
+    with pytest.raises(RuntimeError, match='linear probe'):
+        model(torch.zeros(1), mode='predict')
+    with pytest.raises(ValueError, match='two augmented views'):
+        model.loss([torch.zeros(2, 3, 8, 8)])
