@@ -2,21 +2,46 @@
 
 The result holds only the backbone's tensors, with keys relative to the
 backbone (no ``student.``/``backbone.`` prefix, no teacher, connector, neck
-or head keys), plus a small ``meta`` of plain strings. It loads with
+or head keys), plus a ``meta`` dict of plain strings and lists. It loads with
 ``torch.load(weights_only=True)`` anywhere, so mmpretrain, mmdet and mmseg
 take it through ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` on the
 backbone, without kd_plugins installed.
+
+**Target awareness.** Given the downstream backbone (a downstream config's
+``model.backbone``, or just the toolbox: ``'mmdet'``, ``'mmseg'``,
+``'mmpretrain'``), the keys are renamed to that toolbox's names (see
+:mod:`kd_plugins.downstream.key_mapping`) and checked against the backbone
+as the toolbox builds it: every tensor it expects must come from the student
+with the same shape, or nothing is written and the error says why (another
+depth, a 7x7 stem into a deep-stem ResNetV1c, another family).
+
+**Provenance** in ``meta``: ``method`` (the distillation algorithm),
+``teacher`` (its architecture and checkpoint), ``student`` (what the keys
+describe), ``source`` and ``source_sha256`` (the distillation checkpoint),
+``target`` and ``dropped_keys``.
 """
+import hashlib
 import os
 import os.path as osp
 from typing import Dict, Optional
 
 import torch
+from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor
 
 STUDENT_PREFIX = 'student.'
 BACKBONE = 'backbone.'
+TEACHER_PREFIX = 'teacher.'
+
+
+def sha256_of(path: str, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            h.update(block)
+    return h.hexdigest()
 
 
 def student_backbone_state(state: Dict[str, Tensor],
@@ -31,6 +56,13 @@ def student_backbone_state(state: Dict[str, Tensor],
                if k.startswith(student_prefix)}
     if not student:
         tops = sorted({k.split('.')[0] for k in state})
+        if tops == [TEACHER_PREFIX.rstrip('.')]:
+            raise ValueError(
+                'the checkpoint holds teacher keys only '
+                f'({len(state)} keys under {TEACHER_PREFIX!r}) and no '
+                f'student: no key starts with {student_prefix!r}. Export the '
+                'checkpoint that the distillation run wrote (student.* '
+                'keys); a teacher is used downstream as it is.')
         raise ValueError(
             f'the checkpoint holds no student: no key starts with '
             f'{student_prefix!r} (top-level keys: {tops}). Export a '
@@ -42,10 +74,83 @@ def student_backbone_state(state: Dict[str, Tensor],
     return student
 
 
+def _arch(model_cfg) -> str:
+    """'ImageClassifier(ResNet depth=34)' from a model config dict."""
+    if not isinstance(model_cfg, dict):
+        return 'unknown'
+    backbone = model_cfg.get('backbone', model_cfg)
+    parts = [f'{k}={backbone[k]}' for k in ('depth', 'widen_factor', 'arch')
+             if k in backbone]
+    inner = f"{backbone.get('type', '?')} {' '.join(parts)}".strip()
+    if backbone is model_cfg:
+        return inner
+    return f"{model_cfg.get('type', '?')}({inner})"
+
+
+def provenance(ckpt: dict) -> Dict[str, str]:
+    """``method`` and ``teacher`` from the config text mmengine saves in a
+    checkpoint's ``meta['cfg']`` (``'unknown'`` where it is absent)."""
+    out = dict(method='unknown', teacher='unknown')
+    text = (ckpt.get('meta') or {}).get('cfg') if isinstance(
+        ckpt.get('meta'), dict) else None
+    if not text:
+        return out
+    try:
+        cfg = Config.fromstring(text, file_format='.py')
+    except Exception:  # an unreadable config text leaves 'unknown'
+        return out
+    model = cfg.get('model', {})
+    out['method'] = str(model.get('type', 'unknown'))
+    teacher = model.get('teacher')
+    if teacher is not None:
+        ckpt_path = model.get('teacher_ckpt', '')
+        out['teacher'] = f'{_arch(teacher)} from {ckpt_path}'.strip()
+    return out
+
+
+def _target_state(source: Dict[str, Tensor], target: Optional[str],
+                  config: Optional[str]):
+    """(target backbone state dict, target description), or (None, '')."""
+    from kd_plugins.downstream.key_mapping import inspect_backbone
+    from kd_plugins.downstream.target import (backbone_from_config,
+                                              build_backbone, default_backbone,
+                                              describe_cfg)
+    if config is None and target is None:
+        return None, ''
+    if config is not None:
+        backbone_cfg, toolbox = backbone_from_config(config)
+        if target is not None and target != toolbox:
+            raise ValueError(f'--target {target} but {config} runs in '
+                             f'{toolbox} (its default_scope)')
+    else:
+        toolbox = target
+        backbone_cfg = default_backbone(toolbox, inspect_backbone(source))
+    module = build_backbone(backbone_cfg, toolbox)
+    return module.state_dict(), describe_cfg(backbone_cfg, toolbox, config)
+
+
 def export_backbone(checkpoint: str, out_file: str,
                     student_prefix: str = STUDENT_PREFIX,
-                    source_note: Optional[str] = None) -> Dict[str, Tensor]:
-    """Write the student backbone of ``checkpoint`` to ``out_file``."""
+                    source_note: Optional[str] = None,
+                    target: Optional[str] = None,
+                    config: Optional[str] = None,
+                    method: Optional[str] = None,
+                    teacher: Optional[str] = None) -> Dict[str, Tensor]:
+    """Write the student backbone of ``checkpoint`` to ``out_file``.
+
+    Args:
+        target: ``'mmpretrain'``, ``'mmdet'`` or ``'mmseg'``: rename keys to
+            that toolbox's backbone of the student's family and depth.
+        config: a downstream config: rename keys to its ``model.backbone``
+            (toolbox from its ``default_scope``) and check that they fit.
+        method, teacher: provenance, when the checkpoint does not carry its
+            config (overrides what is read from it).
+
+    Returns:
+        The state dict written (target key names when a target is given).
+    """
+    from kd_plugins.downstream.key_mapping import (describe,
+                                                   map_state_to_target)
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
     ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
@@ -53,11 +158,31 @@ def export_backbone(checkpoint: str, out_file: str,
     state = {k[len('module.'):] if k.startswith('module.') else k: v
              for k, v in state.items()}
     backbone = student_backbone_state(state, student_prefix)
-    meta = dict(source=source_note or osp.abspath(checkpoint),
-                exported_by='kd_plugins.export')
+    student_desc = describe(backbone)
+    target_state, target_desc = _target_state(backbone, target, config)
+    dropped = []
+    if target_state is not None:
+        backbone, dropped = map_state_to_target(
+            backbone, target_state, target_desc)
+    info = provenance(ckpt)
+    meta = dict(
+        source=source_note or osp.abspath(checkpoint),
+        source_sha256=sha256_of(checkpoint),
+        method=method or info['method'],
+        teacher=teacher or info['teacher'],
+        student=student_desc,
+        target=target_desc or 'student keys as saved (no target given)',
+        dropped_keys=list(dropped),
+        exported_by='kd_plugins.export')
     out_dir = osp.dirname(osp.abspath(out_file))
     os.makedirs(out_dir, exist_ok=True)
     tmp = out_file + '.tmp'
     torch.save(dict(state_dict=backbone, meta=meta), tmp)
     os.replace(tmp, out_file)  # never leave a half-written file behind
     return backbone
+
+
+def read_meta(path: str) -> Dict:
+    """The ``meta`` of an exported backbone (empty when there is none)."""
+    data = torch.load(path, map_location='cpu', weights_only=True)
+    return dict(data.get('meta', {})) if isinstance(data, dict) else {}

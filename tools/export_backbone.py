@@ -1,27 +1,52 @@
 """Write a student-only backbone checkpoint from a distillation checkpoint.
 
     python tools/export_backbone.py work_dirs/run/iter_1500.pth student_r18.pth
+    # keys renamed for, and checked against, a downstream config's backbone:
+    python tools/export_backbone.py CKPT r18_mmseg.pth \\
+        --config configs/downstream/mmseg/deeplabv3plus_r18-d8_distilled_cityscapes.py
+    # or for a toolbox's backbone of the student's family and depth:
+    python tools/export_backbone.py CKPT r18_mmdet.pth --target mmdet
 
 Use the result downstream as
 ``backbone=dict(..., init_cfg=dict(type='Pretrained', checkpoint='student_r18.pth'))``
-in mmpretrain, mmdet or mmseg configs.
+in mmpretrain, mmdet or mmseg configs. The file records where it came from
+(``meta``: method, teacher, source checkpoint and its sha256, target).
 """
 import argparse
 
 import kd_plugins  # noqa: F401  (checkpoint-loading fix)
-from kd_plugins.export import STUDENT_PREFIX, export_backbone
+from kd_plugins.export import STUDENT_PREFIX, export_backbone, read_meta
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument('checkpoint', help='distillation checkpoint')
     parser.add_argument('out', help='output backbone checkpoint')
     parser.add_argument('--student-prefix', default=STUDENT_PREFIX,
-                        help='key prefix of the student (default: student.)')
+                        help='key prefix of the student (default: student.;'
+                        " '' for a plain classifier checkpoint)")
+    parser.add_argument('--config', help='downstream config (mmdet, mmseg or '
+                        'mmpretrain) whose model.backbone the export is for')
+    parser.add_argument('--target', choices=['mmpretrain', 'mmdet', 'mmseg'],
+                        help="toolbox whose key names to write (the student's"
+                        ' family and depth there)')
+    parser.add_argument('--method', help='provenance: distillation method, '
+                        'when the checkpoint does not record its config')
+    parser.add_argument('--teacher', help='provenance: teacher, likewise')
     args = parser.parse_args()
-    state = export_backbone(args.checkpoint, args.out, args.student_prefix)
+    state = export_backbone(args.checkpoint, args.out, args.student_prefix,
+                            target=args.target, config=args.config,
+                            method=args.method, teacher=args.teacher)
     n_params = sum(v.numel() for v in state.values())
+    meta = read_meta(args.out)
     print(f'wrote {args.out}: {len(state)} tensors, {n_params:,} values')
+    for key in ('student', 'target', 'method', 'teacher', 'source',
+                'source_sha256'):
+        print(f'  {key}: {meta[key]}')
+    if meta['dropped_keys']:
+        print(f"  not used by the target: {len(meta['dropped_keys'])} "
+              f"tensors ({', '.join(meta['dropped_keys'][:6])} ...)")
 
 
 if __name__ == '__main__':

@@ -1,0 +1,23 @@
+# DeepLabV3+ (dilated, output stride 8), Cityscapes 512x1024, 80k iterations,
+# on a distilled ResNet-18 student backbone (mmseg's
+# deeplabv3plus_r18-d8_4xb2-80k_cityscapes-512x1024.py).
+# Backbone from configs/ssld/r18_r34_imagenet.py (SSLD),
+# configs/sskd/r18_r34_imagenet.py (SSKD) or
+# configs/kdep/r18_r50_imagenet10pct_90e.py (KDEP), all mmpretrain ResNet-18:
+#   python tools/export_backbone.py work_dirs/r18_r34_imagenet/epoch_360.pth \
+#       work_dirs/backbones/r18_distilled_mmseg.pth --config THIS_CONFIG
+#   python tools/downstream_train.py THIS_CONFIG
+# mmseg's config uses ResNetV1c (deep stem: three 3x3 convs); the student is
+# mmpretrain's plain ResNet (one 7x7 conv), so the backbone here is mmseg's
+# plain ResNet with the same depth, strides and dilations. A ResNetV1c
+# student keeps type='ResNetV1c' (the export renames its stem keys).
+_base_ = ['mmseg::deeplabv3plus/deeplabv3plus_r18-d8_4xb2-80k_cityscapes-512x1024.py']
+custom_imports = dict(imports=['kd_plugins.downstream'],
+                      allow_failed_imports=False)
+custom_hooks = [dict(type='DistilledBackboneCheckHook')]
+model = dict(
+    pretrained=None,
+    backbone=dict(
+        type='ResNet',
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='work_dirs/backbones/r18_distilled_mmseg.pth')))

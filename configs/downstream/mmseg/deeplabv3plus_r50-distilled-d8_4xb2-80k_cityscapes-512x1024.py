@@ -1,0 +1,18 @@
+# DeepLabV3+ (output stride 8), Cityscapes 512x1024, 80k iterations, on a
+# distilled ResNet-50 student backbone (mmseg's
+# deeplabv3plus_r50-d8_4xb2-80k_cityscapes-512x1024.py). Backbone from a
+# distillation config whose student is mmpretrain's ResNet depth=50 (e.g.
+# configs/ssld/r18_r34_imagenet.py with model.student.backbone.depth=50):
+#   python tools/export_backbone.py CKPT \
+#       work_dirs/backbones/r50_distilled_mmseg.pth --config THIS_CONFIG
+# Plain ResNet instead of mmseg's ResNetV1c: see the ResNet-18 config.
+_base_ = ['mmseg::deeplabv3plus/deeplabv3plus_r50-d8_4xb2-80k_cityscapes-512x1024.py']
+custom_imports = dict(imports=['kd_plugins.downstream'],
+                      allow_failed_imports=False)
+custom_hooks = [dict(type='DistilledBackboneCheckHook')]
+model = dict(
+    pretrained=None,
+    backbone=dict(
+        type='ResNet',
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='work_dirs/backbones/r50_distilled_mmseg.pth')))
