@@ -228,7 +228,8 @@ EXAMPLES = {
     'SVDProjection': check_svd_projection,
     'SSLD': lambda tmp: [check_algorithm(ssld_cfg(tmp, teacher_bn_mode=m))
                          for m in ('train', 'eval')],
-    'NormalizedMSELoss': lambda tmp: check_loss(dict(type='NormalizedMSELoss')),
+    'NormalizedMSELoss': lambda tmp: check_loss(
+        dict(type='NormalizedMSELoss')),
     'SimDis': lambda tmp: [check_simdis(simdis_cfg(tmp, targets=t,
                                                    teacher_bn_mode=m))
                            for t, m in (('SimDis-Off', 'train'),

@@ -20,7 +20,7 @@ from kd_plugins.registry import MODELS
 
 # ------------------------------------------------------------------ helpers
 def tiny_byol(width: int = 4, dim: int = 16, hid: int = 32) -> dict:
-    """An mmpretrain BYOL pair on a CIFAR-style ResNet-18 of the given width."""
+    """mmpretrain BYOL pair on a CIFAR-style ResNet-18 of the given width."""
     def mlp(in_channels, pool):
         return dict(type='NonLinearNeck', in_channels=in_channels,
                     hid_channels=hid, out_channels=dim, num_layers=2,

@@ -9,7 +9,7 @@ average of it. Paper notation (SimDis Eq. 2, BYOL):
 with ``tau`` the **decay** (0.99 keeps 99 % of the target). The decay follows
 the cosine schedule of BYOL / SimDis over the run's ``K`` steps:
 
-    tau_k = 1 - (1 - tau_base) * (cos(pi * k / K) + 1) / 2        (tau_0 = 0.99)
+    tau_k = 1 - (1 - tau_base) * (cos(pi * k / K) + 1) / 2,   tau_base = 0.99
 
 so tau goes from ``base_decay`` (0.99) at k = 0 to ``final_decay`` (1) at
 k = K. mmengine's and mmpretrain's EMA classes (``ExponentialMovingAverage``,
