@@ -375,3 +375,37 @@ def check_seed_queue(cfg):
     queue.enqueue(rows)
     assert torch.equal(queue.queue[:4], rows) and int(queue.ptr) == 4
     assert set(queue.state_dict()) == {'queue', 'ptr', 'num_enqueued'}
+
+
+# ------------------------------------------------------- the ImageNet configs
+@pytest.mark.parametrize('student', ['r18', 'mbv3l', 'effb0'])
+def test_imagenet_configs_fit_mmpretrain_mocov2_and_build(student, tmp_path):
+    from kd_plugins.models.seed.teacher_ckpt import MOCO_KEY_MAP, map_state
+    cfg = Config.fromfile(osp.join(
+        ROOT, f'configs/seed/{student}_mocov2r50_imagenet.py'))
+    assert cfg.model.queue.K % (8 * cfg.train_dataloader.batch_size) == 0
+    assert cfg.optim_wrapper.optimizer.lr == 0.03
+    assert cfg.optim_wrapper.optimizer.weight_decay == (
+        1e-4 if student == 'r18' else 1e-5)
+    assert cfg.train_cfg.max_epochs == 200
+    # the teacher takes exactly the query encoder of mmpretrain's MoCo-v2
+    moco_cfg = tmp_path / 'moco.py'
+    moco_cfg.write_text("_base_ = ['mmpretrain::mocov2/"
+                        "mocov2_resnet50_8xb32-coslr-200e_in1k.py']\n")
+    moco = MODELS.build(Config.fromfile(str(moco_cfg)).model)
+    mapped = map_state(moco.state_dict(), MOCO_KEY_MAP)
+    with DefaultScope.overwrite_default_scope('kd_plugins'):
+        teacher = MODELS.build(cfg.model.teacher)
+        student_net = MODELS.build(cfg.model.student)
+    own = teacher.state_dict()
+    assert set(mapped) == set(own)
+    assert all(mapped[k].shape == own[k].shape for k in own)
+    out = student_net(torch.randn(2, 3, 64, 64))
+    assert out.shape == (2, 128)
+    probe = Config.fromfile(osp.join(
+        ROOT, f'configs/seed/{student}_linear_probe_imagenet.py'))
+    net = MODELS.build(probe.model)
+    feat = net.extract_feat(torch.randn(2, 3, 64, 64))[-1]
+    assert feat.shape == (2, probe.model.head.in_channels)
+    net.train()  # MobileNetV3 freezes its layers in train()
+    assert not any(p.requires_grad for p in net.backbone.parameters())
