@@ -102,7 +102,10 @@ def provenance(ckpt: dict) -> Dict[str, str]:
     model = cfg.get('model', {})
     out['method'] = str(model.get('type', 'unknown'))
     teacher = model.get('teacher')
-    if teacher is not None:
+    if teacher is None:
+        out['method'] += ' (no teacher: not a distillation run)'
+        out['teacher'] = 'none'
+    else:
         ckpt_path = model.get('teacher_ckpt', '')
         out['teacher'] = f'{_arch(teacher)} from {ckpt_path}'.strip()
     return out
