@@ -6,7 +6,9 @@
 - :mod:`.check_hook`: ``DistilledBackboneCheckHook``, which stops a run at
   start when the distilled weights did not all load;
 - :mod:`.made_data`: small detection (COCO) and segmentation (mmseg folder)
-  data sets of drawn shapes, and the overrides that point a config at them.
+  data sets of drawn shapes, and the overrides that point a config at them;
+- :mod:`.backbone_eval`: cosine k-NN on a backbone's pooled features, and
+  a classifier built around an exported backbone (checked to load).
 
 Name it from any toolbox's config with
 ``custom_imports = dict(imports=['kd_plugins.downstream'])``.
