@@ -263,3 +263,19 @@ def test_check_needs_a_named_checkpoint():
     net = build_backbone(dict(type='ResNet', depth=18), 'mmdet')
     with pytest.raises(ValueError, match="no init_cfg=dict.type='Pretrained'"):
         DistilledBackboneCheckHook().check(net)
+
+
+def test_check_runs_unless_weights_came_from_a_checkpoint():
+    from types import SimpleNamespace
+
+    from mmengine.logging import MMLogger
+    net = build_backbone(dict(type='ResNet', depth=18), 'mmdet')
+    model = torch.nn.Module()
+    model.backbone = net  # no Pretrained init_cfg: the check must fail
+    runner = SimpleNamespace(model=model, _has_loaded=False,
+                             logger=MMLogger.get_current_instance())
+    hook = DistilledBackboneCheckHook()
+    with pytest.raises(ValueError, match='has no init_cfg'):
+        hook.before_train(runner)
+    runner._has_loaded = True  # resumed / load_from: the file's weights
+    hook.before_train(runner)

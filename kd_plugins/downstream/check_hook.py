@@ -109,11 +109,14 @@ class DistilledBackboneCheckHook(Hook):
         return target
 
     def before_train(self, runner) -> None:
-        if getattr(runner, '_load_from', None) or getattr(
-                runner, '_resume', False):
+        # mmengine's Runner sets _has_loaded when load_or_resume() loaded a
+        # checkpoint (resume or load_from): the weights are then that file's.
+        # A resume=True run that found no checkpoint starts fresh and is
+        # checked.
+        if getattr(runner, '_has_loaded', False):
             runner.logger.info(
                 'DistilledBackboneCheckHook: skipped, the weights come from '
-                f'load_from/resume ({getattr(runner, "_load_from", None)})')
+                'a resumed or load_from checkpoint')
             return
         self.check(self._module(runner), runner.logger)
 
