@@ -133,3 +133,25 @@ def test_queue_length_not_dividing_the_global_batch_fails(setup, tmp_path):
         run_tool([PY, 'tools/train.py', one, '--work-dir',
                   str(tmp_path / 'bad'), '--cfg-options',
                   'model.queue.K=36'])
+
+
+def test_export_then_linear_probe(single_run, tmp_path, mnist_root):
+    backbone = str(tmp_path / 'backbone.pth')
+    run_tool([PY, 'tools/export_backbone.py',
+              osp.join(single_run, f'iter_{ITERS}.pth'), backbone])
+    wd = str(tmp_path / 'probe')
+    out = run_tool([
+        PY, 'tools/train.py', 'configs/seed/linear_probe_r18w8_mnist5k.py',
+        '--work-dir', wd, '--cfg-options',
+        f'model.backbone.init_cfg.checkpoint={backbone}',
+        f'train_dataloader.dataset.data_root={mnist_root}',
+        f'val_dataloader.dataset.data_root={mnist_root}',
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'train_cfg.max_iters=3', 'train_cfg.val_interval=3',
+        'default_hooks.checkpoint.interval=3'])
+    assert 'accuracy/top1' in out
+    exported = torch.load(backbone, weights_only=True)['state_dict']
+    probed = load_ckpt(osp.join(wd, 'iter_3.pth'))['state_dict']
+    # the frozen backbone (BN statistics included) never moved
+    for k, v in exported.items():
+        assert torch.equal(probed['backbone.' + k], v), k
