@@ -1,5 +1,6 @@
 """Backbone evaluation: cosine k-NN against a naive reference, the linear
 probe keeps the backbone frozen, and the tools on the MNIST-5k split."""
+import copy
 import os.path as osp
 import re
 
@@ -145,3 +146,24 @@ def test_compare_tool_refuses_missing_file_and_bad_spec(tmp_path):
         tool.parse_backbone(f'x={tmp_path}/none.pth')
     with pytest.raises(argparse.ArgumentTypeError, match='NAME=PATH'):
         tool.parse_backbone('just_a_path.pth')
+
+
+@pytest.mark.parametrize('name', ['linear_probe_r18w4.py', 'finetune_r18w4.py',
+                                  'linear_probe_r18w8.py', 'finetune_r18w8.py'])
+def test_mnist5k_eval_configs_take_their_student(name, tmp_path):
+    """Each config's classifier takes an exported student of its width."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'downstream', 'mnist5k',
+                                   name))
+    assert cfg.custom_hooks[0].type == 'DistilledBackboneCheckHook'
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.backbone.pop('init_cfg')
+    ckpt = save_random_weights(model_cfg, str(tmp_path / 'clf.pth'))
+    out = str(tmp_path / 'b.pth')
+    export_backbone(ckpt, out, student_prefix='')
+    model = build_with_backbone(cfg, out)  # checked to load completely
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.randn(2, 3, 28, 28), mode='tensor')
+    assert logits.shape == (2, 10)
+    frozen = cfg.model.backbone.frozen_stages == 4
+    assert frozen == name.startswith('linear_probe')
