@@ -60,7 +60,8 @@ def main():
     print(f'basis of {result.num_images} images, D={result.feature_dim}, '
           f'layer {result.layer}; top singular values '
           f'{[round(v, 3) for v in result.top_singular_values]} -> '
-          f'{result.out}')
+          f'{result.out} (teacher pass {result.pass_seconds:.1f} s, solve '
+          f'and save {result.solve_seconds:.1f} s)')
 
 
 if __name__ == '__main__':

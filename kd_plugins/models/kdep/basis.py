@@ -73,7 +73,7 @@ class StreamingBasis:
         xc = x - self.shift  # B x D
         self.n += x.shape[0]
         self.s += xc.sum(dim=0)  # D
-        self.M += xc.T @ xc  # D x D
+        self.M.addmm_(xc.T, xc)  # M += xc^T xc in place (D x D), no temp
 
     def solve(self) -> Dict[str, Tensor]:
         """mean (D), V (D x D, columns by decreasing singular value),

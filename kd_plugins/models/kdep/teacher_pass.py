@@ -10,14 +10,15 @@ images, feature dim).
 """
 import copy
 import pprint
+import time
 from dataclasses import dataclass
-from typing import Iterator, Tuple
+from typing import Iterator, Tuple, Union
 
 from mmengine.dataset import pseudo_collate
 from mmengine.utils import ProgressBar
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from kd_plugins.models.algorithms.base import build_data_preprocessor
 from kd_plugins.models.kdep.basis import StreamingBasis, save_basis
@@ -79,9 +80,12 @@ class BasisResult:
     feature_dim: int
     layer: str
     top_singular_values: list
+    pass_seconds: float = 0.0  # the teacher pass (grows with the images)
+    solve_seconds: float = 0.0  # eigh + save (fixed: O(D^3), not O(N))
 
 
-def compute_kdep_basis(teacher: dict, teacher_ckpt: str, dataset: dict,
+def compute_kdep_basis(teacher: dict, teacher_ckpt: str,
+                       dataset: Union[dict, Dataset],
                        data_preprocessor: dict, out: str,
                        batch_size: int = 64, num_workers: int = 2,
                        device: str = 'cpu',
@@ -90,8 +94,8 @@ def compute_kdep_basis(teacher: dict, teacher_ckpt: str, dataset: dict,
 
     Args:
         teacher / teacher_ckpt: the teacher config and its checkpoint.
-        dataset: dataset config, already given the deterministic (test)
-            pipeline by the caller.
+        dataset: dataset config (or dataset), already given the
+            deterministic (test) pipeline by the caller.
         data_preprocessor: the distillation config's preprocessor (the same
             normalisation as in training).
         out: path of the basis file.
@@ -102,22 +106,27 @@ def compute_kdep_basis(teacher: dict, teacher_ckpt: str, dataset: dict,
                                teacher_ckpt_prefix).to(device)
     tap = PreReLUTap(net.model, 'teacher')
     preprocessor = build_data_preprocessor(data_preprocessor).to(device)
-    data = DATASETS.build(dict(dataset))
+    data = dataset if isinstance(dataset, Dataset) \
+        else DATASETS.build(dict(dataset))
     if len(data) < 2:
         raise ValueError(f'the basis needs at least 2 images; the dataset '
-                         f'{dataset.get("type")} has {len(data)}.')
+                         f'{type(data).__name__} has {len(data)}.')
     loader = DataLoader(data, batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, collate_fn=pseudo_collate)
     stats = StreamingBasis(tap.channels)
     print(f'teacher pre-ReLU features ({tap.layer}, D={tap.channels}) of '
           f'{len(data)} images')
+    t0 = time.perf_counter()
     for f, _ in teacher_features(net, tap, preprocessor, loader, len(data)):
         stats.update(f)  # B x D
+    t1 = time.perf_counter()
     solved = stats.solve()
     teacher_text = pprint.pformat(dict(teacher), sort_dicts=True)
     save_basis(out, solved, stats.n, tap.layer, teacher_text, teacher_ckpt)
     return BasisResult(out, stats.n, tap.channels, tap.layer,
-                       solved['singular_values'][:5].tolist())
+                       solved['singular_values'][:5].tolist(),
+                       pass_seconds=t1 - t0,
+                       solve_seconds=time.perf_counter() - t1)
 
 
 def collect_teacher_features(teacher: dict, teacher_ckpt: str,
