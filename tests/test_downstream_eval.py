@@ -99,8 +99,9 @@ def test_linear_probe_trains_only_the_head(mnist_root, backbone_file):
 
 
 def test_knn_tool_and_random_baseline(mnist_root, backbone_file):
-    common = ['--cfg-options', f'train_dataloader.dataset.data_root='
-              f'{mnist_root}', f'val_dataloader.dataset.data_root={mnist_root}',
+    common = ['--cfg-options',
+              f'train_dataloader.dataset.data_root={mnist_root}',
+              f'val_dataloader.dataset.data_root={mnist_root}',
               'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0']
     out = run_tool([PY, 'tools/knn_eval.py', PROBE, '--checkpoint',
                     backbone_file, '--k', '5', *common])
@@ -148,8 +149,9 @@ def test_compare_tool_refuses_missing_file_and_bad_spec(tmp_path):
         tool.parse_backbone('just_a_path.pth')
 
 
-@pytest.mark.parametrize('name', ['linear_probe_r18w4.py', 'finetune_r18w4.py',
-                                  'linear_probe_r18w8.py', 'finetune_r18w8.py'])
+@pytest.mark.parametrize('name', [
+    'linear_probe_r18w4.py', 'finetune_r18w4.py', 'linear_probe_r18w8.py',
+    'finetune_r18w8.py'])
 def test_mnist5k_eval_configs_take_their_student(name, tmp_path):
     """Each config's classifier takes an exported student of its width."""
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'downstream', 'mnist5k',

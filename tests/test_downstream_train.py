@@ -124,8 +124,8 @@ def test_mismatched_backbone_stops_mmseg_own_train_tool(shapes, students,
     """mmseg's deep-stem ResNetV1c given a plain ResNet-18 export: mmengine
     would load it non-strictly and leave the stem random; the hook stops
     the run before the first step and lists the keys."""
-    config = osp.join(
-        MMSEG, 'deeplabv3plus_r18-distilled-d8_4xb2-80k_cityscapes-512x1024.py')
+    config = osp.join(MMSEG, 'deeplabv3plus_r18-distilled-d8_4xb2-80k_'
+                      'cityscapes-512x1024.py')
     backbone, _ = export_for(config, students['r18'], tmp_path)
     with pytest.raises(AssertionError) as err:
         run_tool([PY, toolbox_train(mmseg),

@@ -12,6 +12,7 @@ custom_hooks = [dict(type='DistilledBackboneCheckHook')]
 model = dict(
     backbone=dict(
         depth=18,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='work_dirs/backbones/r18_distilled_mmdet.pth')),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/backbones/r18_distilled_mmdet.pth')),
     neck=dict(in_channels=[64, 128, 256, 512]))

@@ -12,5 +12,6 @@ custom_hooks = [dict(type='DistilledBackboneCheckHook')]
 model = dict(
     backbone=dict(
         depth=50,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='work_dirs/backbones/r50_distilled_mmdet.pth')))
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/backbones/r50_distilled_mmdet.pth')))

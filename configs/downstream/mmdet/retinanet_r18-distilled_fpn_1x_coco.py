@@ -11,5 +11,6 @@ custom_imports = dict(imports=['kd_plugins.downstream'],
 custom_hooks = [dict(type='DistilledBackboneCheckHook')]
 model = dict(
     backbone=dict(
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='work_dirs/backbones/r18_distilled_mmdet.pth')))
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/backbones/r18_distilled_mmdet.pth')))

@@ -10,5 +10,6 @@ custom_imports = dict(imports=['kd_plugins.downstream'],
 custom_hooks = [dict(type='DistilledBackboneCheckHook')]
 model = dict(
     backbone=dict(
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='work_dirs/backbones/r50_distilled_mmdet.pth')))
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/backbones/r50_distilled_mmdet.pth')))

@@ -15,5 +15,6 @@ model = dict(
         # mmdet's config swaps in LeakyReLU(0.1); the student was distilled
         # with mmpretrain's ReLU6, which keeps its features as learned.
         act_cfg=dict(_delete_=True, type='ReLU6'),
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='work_dirs/backbones/mbv2_distilled_mmdet.pth')))
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/backbones/mbv2_distilled_mmdet.pth')))

@@ -25,8 +25,9 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
         style='pytorch',
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='work_dirs/backbones/r18_distilled_mmdet.pth')),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/backbones/r18_distilled_mmdet.pth')),
     neck=dict(in_channels=[512, 256, 128], out_channels=[256, 128, 64]),
     bbox_head=dict(in_channels=[256, 128, 64],
                    out_channels=[512, 256, 128]))

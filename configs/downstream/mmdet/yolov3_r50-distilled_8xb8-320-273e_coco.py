@@ -9,8 +9,9 @@ _base_ = ['./yolov3_r18-distilled_8xb8-320-273e_coco.py']
 model = dict(
     backbone=dict(
         depth=50,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='work_dirs/backbones/r50_distilled_mmdet.pth')),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/backbones/r50_distilled_mmdet.pth')),
     neck=dict(in_channels=[2048, 1024, 512], out_channels=[512, 256, 128]),
     bbox_head=dict(in_channels=[512, 256, 128],
                    out_channels=[1024, 512, 256]))

@@ -11,7 +11,10 @@
 # mmpretrain's plain ResNet (one 7x7 conv), so the backbone here is mmseg's
 # plain ResNet with the same depth, strides and dilations. A ResNetV1c
 # student keeps type='ResNetV1c' (the export renames its stem keys).
-_base_ = ['mmseg::deeplabv3plus/deeplabv3plus_r18-d8_4xb2-80k_cityscapes-512x1024.py']
+_base_ = [
+    'mmseg::deeplabv3plus/'
+    'deeplabv3plus_r18-d8_4xb2-80k_cityscapes-512x1024.py'
+]
 custom_imports = dict(imports=['kd_plugins.downstream'],
                       allow_failed_imports=False)
 custom_hooks = [dict(type='DistilledBackboneCheckHook')]
@@ -19,5 +22,6 @@ model = dict(
     pretrained=None,
     backbone=dict(
         type='ResNet',
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='work_dirs/backbones/r18_distilled_mmseg.pth')))
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/backbones/r18_distilled_mmseg.pth')))

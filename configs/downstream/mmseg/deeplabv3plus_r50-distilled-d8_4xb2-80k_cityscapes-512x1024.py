@@ -6,7 +6,10 @@
 #   python tools/export_backbone.py CKPT \
 #       work_dirs/backbones/r50_distilled_mmseg.pth --config THIS_CONFIG
 # Plain ResNet instead of mmseg's ResNetV1c: see the ResNet-18 config.
-_base_ = ['mmseg::deeplabv3plus/deeplabv3plus_r50-d8_4xb2-80k_cityscapes-512x1024.py']
+_base_ = [
+    'mmseg::deeplabv3plus/'
+    'deeplabv3plus_r50-d8_4xb2-80k_cityscapes-512x1024.py'
+]
 custom_imports = dict(imports=['kd_plugins.downstream'],
                       allow_failed_imports=False)
 custom_hooks = [dict(type='DistilledBackboneCheckHook')]
@@ -14,5 +17,6 @@ model = dict(
     pretrained=None,
     backbone=dict(
         type='ResNet',
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='work_dirs/backbones/r50_distilled_mmseg.pth')))
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/backbones/r50_distilled_mmseg.pth')))

@@ -14,8 +14,9 @@ norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
     backbone=dict(
         depth=18,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='work_dirs/backbones/r18_distilled_mmseg.pth')),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/backbones/r18_distilled_mmseg.pth')),
     decode_head=[
         dict(type='FCNHead', in_channels=256, in_index=2, channels=64,
              num_convs=1, concat_input=False, dropout_ratio=0.1,

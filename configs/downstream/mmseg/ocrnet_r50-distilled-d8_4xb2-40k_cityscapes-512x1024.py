@@ -16,5 +16,6 @@ model = dict(
     backbone=dict(
         type='ResNet',
         depth=50,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='work_dirs/backbones/r50_distilled_mmseg.pth')))
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/backbones/r50_distilled_mmseg.pth')))
