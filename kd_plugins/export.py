@@ -16,7 +16,8 @@ with the same shape, or nothing is written and the error says why (another
 depth, a 7x7 stem into a deep-stem ResNetV1c, another family).
 
 **Provenance** in ``meta``: ``method`` (the distillation algorithm),
-``teacher`` (its architecture and checkpoint), ``student`` (what the keys
+``teacher`` (its architecture and checkpoint; ``teacher_sha256`` when that
+file is on this machine), ``student`` (what the keys
 describe), ``source`` and ``source_sha256`` (the distillation checkpoint),
 ``target`` and ``dropped_keys``.
 """
@@ -90,7 +91,7 @@ def _arch(model_cfg) -> str:
 def provenance(ckpt: dict) -> Dict[str, str]:
     """``method`` and ``teacher`` from the config text mmengine saves in a
     checkpoint's ``meta['cfg']`` (``'unknown'`` where it is absent)."""
-    out = dict(method='unknown', teacher='unknown')
+    out = dict(method='unknown', teacher='unknown', teacher_sha256='')
     text = (ckpt.get('meta') or {}).get('cfg') if isinstance(
         ckpt.get('meta'), dict) else None
     if not text:
@@ -108,6 +109,8 @@ def provenance(ckpt: dict) -> Dict[str, str]:
     else:
         ckpt_path = model.get('teacher_ckpt', '')
         out['teacher'] = f'{_arch(teacher)} from {ckpt_path}'.strip()
+        if ckpt_path and osp.isfile(ckpt_path):  # the teacher file, if here
+            out['teacher_sha256'] = sha256_of(ckpt_path)
     return out
 
 
@@ -173,6 +176,7 @@ def export_backbone(checkpoint: str, out_file: str,
         source_sha256=sha256_of(checkpoint),
         method=method or info['method'],
         teacher=teacher or info['teacher'],
+        teacher_sha256=info['teacher_sha256'],
         student=student_desc,
         target=target_desc or 'student keys as saved (no target given)',
         dropped_keys=list(dropped),

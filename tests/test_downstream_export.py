@@ -36,11 +36,13 @@ def randomise_bn(module, seed=0):
     return module
 
 
-def distill_ckpt(path, student_backbone, seed=0, teacher_keys=True):
+def distill_ckpt(path, student_backbone, seed=0, teacher_ckpt=None):
     """A checkpoint shaped like an SSLD run's: student.* keys and the config
     text mmengine saves in meta['cfg'] (ResNet-34 teacher)."""
     cfg = Config.fromfile(SSLD_R18)
     cfg.model.student.backbone = student_backbone
+    if teacher_ckpt is not None:
+        cfg.model.teacher_ckpt = teacher_ckpt
     torch.manual_seed(seed)
     backbone = randomise_bn(build_backbone(student_backbone, 'mmpretrain'),
                             seed)
@@ -125,6 +127,7 @@ def test_export_for_config_renames_and_records_provenance(tmp_path):
     assert meta['method'] == 'SSLD'
     assert 'ResNet depth=34' in meta['teacher']
     assert 'resnet34' in meta['teacher']  # the teacher checkpoint's name
+    assert meta['teacher_sha256'] == ''  # a URL: not hashed
     assert meta['source_sha256'] == sha256(ckpt)
     assert meta['student'].startswith('ResNetV1c-18')
     assert "mmseg's ResNetV1c" in meta['target']
@@ -146,12 +149,20 @@ def test_export_cli_for_toolbox_target(tmp_path):
 
 
 def test_export_without_target_keeps_student_names(tmp_path):
+    teacher = tmp_path / 'teacher.pth'
+    teacher.write_bytes(b'teacher weights')
     ckpt, student = distill_ckpt(tmp_path / 'ssld.pth',
-                                 dict(type='ResNet', depth=18))
+                                 dict(type='ResNet', depth=18),
+                                 teacher_ckpt=str(teacher))
     out = str(tmp_path / 'plain.pth')
     state = export_backbone(ckpt, out)
     assert set(state) == set(student.state_dict())
-    assert read_meta(out)['method'] == 'SSLD'
+    meta = read_meta(out)
+    assert meta['method'] == 'SSLD'
+    assert meta['teacher'].endswith(f'from {teacher}')
+    assert meta['teacher_sha256'] == hashlib.sha256(
+        b'teacher weights').hexdigest()
+    assert meta['target'].startswith('student keys as saved')
 
 
 @pytest.mark.parametrize('student,config,match', [

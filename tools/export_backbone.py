@@ -41,9 +41,10 @@ def main():
     n_params = sum(v.numel() for v in state.values())
     meta = read_meta(args.out)
     print(f'wrote {args.out}: {len(state)} tensors, {n_params:,} values')
-    for key in ('student', 'target', 'method', 'teacher', 'source',
-                'source_sha256'):
-        print(f'  {key}: {meta[key]}')
+    for key in ('student', 'target', 'method', 'teacher', 'teacher_sha256',
+                'source', 'source_sha256'):
+        if meta.get(key):
+            print(f'  {key}: {meta[key]}')
     if meta['dropped_keys']:
         print(f"  not used by the target: {len(meta['dropped_keys'])} "
               f"tensors ({', '.join(meta['dropped_keys'][:6])} ...)")
