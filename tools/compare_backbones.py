@@ -1,4 +1,4 @@
-"""Compare backbones on the same data: k-NN, linear probe and fine-tune.
+r"""Compare backbones on the same data: k-NN, linear probe and fine-tune.
 
     python tools/compare_backbones.py configs/downstream/mnist5k/linear_probe_r18w8.py \
         --backbone distilled=work_dirs/backbones/mnist5k_r18w8.pth \

@@ -1,9 +1,8 @@
-"""Train and evaluate an mmdet / mmseg / mmpretrain config from this repo.
+r"""Train and evaluate an mmdet / mmseg / mmpretrain config from this repo.
 
-    python tools/downstream_train.py configs/downstream/mmdet/faster-rcnn_r18-distilled_fpn_1x_coco.py
-    bash tools/dist_train.sh ... is for distillation; for downstream runs on
-    several GPUs use torchrun with --launcher pytorch:
-    torchrun --nproc_per_node 8 tools/downstream_train.py CONFIG --launcher pytorch
+    python tools/downstream_train.py CONFIG
+    torchrun --nproc_per_node 8 tools/downstream_train.py CONFIG \
+        --launcher pytorch                               # 8 GPUs
     # a quick check of the whole chain on drawn shapes (CPU, seconds):
     python tools/make_shapes_data.py data/shapes
     python tools/downstream_train.py CONFIG --made-data data/shapes

@@ -1,4 +1,4 @@
-"""Cosine k-NN top-1 of a backbone's pooled features.
+r"""Cosine k-NN top-1 of a backbone's pooled features.
 
     python tools/knn_eval.py configs/downstream/mnist5k/linear_probe_r18w8.py \
         --checkpoint work_dirs/backbones/mnist5k_r18w8.pth
