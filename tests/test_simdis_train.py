@@ -149,3 +149,25 @@ def test_export_tool_writes_the_student_backbone(online_run, tmp_path):
            if k.startswith('student.backbone.')}
     assert set(exported) == set(own)
     assert all(torch.equal(exported[k], own[k]) for k in own)
+
+
+def test_linear_probe_config_on_the_exported_backbone(online_run, tmp_path,
+                                                      mnist_root):
+    backbone = str(tmp_path / 'backbone.pth')
+    run_tool([PY, 'tools/export_backbone.py',
+              osp.join(online_run, 'iter_4.pth'), backbone])
+    wd = str(tmp_path / 'probe')
+    out = run_tool([
+        PY, 'tools/train.py', 'configs/simdis/linear_probe_r18w8_mnist5k.py',
+        '--work-dir', wd, '--cfg-options',
+        f'model.backbone.init_cfg.checkpoint={backbone}',
+        f'train_dataloader.dataset.data_root={mnist_root}',
+        f'val_dataloader.dataset.data_root={mnist_root}',
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'train_cfg.max_iters=2', 'train_cfg.val_interval=2'])
+    assert 'accuracy/top1' in out
+    # the backbone stayed frozen at the exported weights
+    exported = torch.load(backbone, weights_only=True)['state_dict']
+    state = load(osp.join(wd, 'iter_2.pth'))['state_dict']
+    for k, v in exported.items():
+        assert torch.equal(state['backbone.' + k], v), k

@@ -2,7 +2,8 @@
 # SimDis on the embedded MNIST-5k digits, end to end on a CPU: BYOL teacher
 # (mmpretrain's BYOL), SimDis-Off from its checkpoint, SimDis-On,
 # SimDis-On-7v and a plain-BYOL student of the same size, each followed by a
-# linear probe of its exported backbone (plus one on a random backbone).
+# linear probe of its exported backbone (plus a random backbone and the
+# teacher).
 #   bash tools/simdis_demo.sh            # needs data/mnist5k
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,3 +36,9 @@ for run in simdis_off simdis_on simdis_on7v byol_student; do
     probe $run model.backbone.init_cfg.checkpoint=$W/$run/backbone.pth
 done
 probe random_init model.backbone.init_cfg=None
+# the teacher (1/4 width: 128-d feature)
+"$PY" tools/export_backbone.py $W/teacher/iter_300.pth $W/teacher/backbone.pth \
+    --student-prefix ''
+probe teacher_r18w16 model.backbone.init_cfg.checkpoint=$W/teacher/backbone.pth \
+    model.backbone.stem_channels=16 model.backbone.base_channels=16 \
+    model.neck.in_channels=128
