@@ -337,7 +337,7 @@ def test_hook_rejects_batches_that_break_the_queue(tmp_path):
 
 # ------------------------------------------ contract examples (test_contract)
 def contract_seed_cfgs(tmp_path):
-    """SEED from a MoCo checkpoint (map) and from a plain teacher checkpoint."""
+    """SEED from a MoCo checkpoint (map) and from a plain one."""
     from conftest import save_random_weights
     moco = str(tmp_path / 'moco.pth')
     moco_checkpoint(moco)
