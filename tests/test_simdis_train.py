@@ -171,3 +171,19 @@ def test_linear_probe_config_on_the_exported_backbone(online_run, tmp_path,
     state = load(osp.join(wd, 'iter_2.pth'))['state_dict']
     for k, v in exported.items():
         assert torch.equal(state['backbone.' + k], v), k
+
+
+def test_online_7v_two_processes_gloo(tmp_path, mnist_root):
+    """DDP with find_unused_parameters=False: every trainable parameter of
+    both pairs and all seven predictors gets a gradient in every step."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    wd = str(tmp_path / 'dist')
+    out = run_tool(['bash', 'tools/dist_train.sh', ON7V_CFG, '2',
+                    '--work-dir', wd, *options(mnist_root, 2)],
+                   env=dict(PYTHON=PY, PORT=str(port)))
+    assert 'Distributed training: True' in out
+    assert sorted(scalars(wd)) == [1, 2]
+    assert load(osp.join(wd, 'iter_2.pth'))['ema_target']['steps'] == 2
