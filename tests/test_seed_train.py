@@ -12,6 +12,7 @@ import os.path as osp
 import pytest
 import torch
 from conftest import PY, ROOT, run_tool
+from test_imagenet_configs import imagenet_root  # noqa: F401 (fixture)
 from test_seed import moco_checkpoint
 from test_tools import free_port, load_ckpt, logged_losses
 
@@ -155,3 +156,48 @@ def test_export_then_linear_probe(single_run, tmp_path, mnist_root):
     # the frozen backbone (BN statistics included) never moved
     for k, v in exported.items():
         assert torch.equal(probed['backbone.' + k], v), k
+
+
+def test_imagenet_config_then_linear_probe(imagenet_root, tmp_path):
+    """configs/seed/r18_mocov2r50_imagenet.py as written (MoCo-v2 augment,
+    epoch loop, warm fill, the MoCo key map) on ImageNet-format data, then
+    the linear probe on mmpretrain's benchmark with the exported backbone.
+    Only paths, batch, K and epochs change; the teacher is random."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from kd_plugins.registry import MODELS
+    cfg_file = 'configs/seed/r18_mocov2r50_imagenet.py'
+    with DefaultScope.overwrite_default_scope('kd_plugins'):
+        teacher = MODELS.build(Config.fromfile(cfg_file).model.teacher)
+    # the layout mmpretrain's MoCo writes (query encoder + MoCo's queue)
+    state = {('neck.' + k[len('head.'):] if k.startswith('head.') else k): v
+             for k, v in teacher.state_dict().items()}
+    state.update(queue=torch.zeros(128, 16), queue_ptr=torch.zeros(1))
+    ckpt = str(tmp_path / 'mocov2_r50.pth')
+    torch.save(dict(state_dict=state), ckpt)
+    wd = str(tmp_path / 'seed')
+    out = run_tool([
+        PY, 'tools/train.py', cfg_file, '--work-dir', wd, '--cfg-options',
+        f'model.teacher_ckpt={ckpt}', 'model.queue.K=8',
+        f'train_dataloader.dataset.data_root={imagenet_root}',
+        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
+        'default_hooks.checkpoint.interval=1'])
+    assert 'loss_seed' in out
+    queue = {k: v for k, v in load_ckpt(osp.join(wd, 'epoch_1.pth'))
+             ['state_dict'].items() if k.startswith('queue.')}
+    assert int(queue['queue.num_enqueued']) == 8 + 3 * 2  # fill + 3 steps
+    backbone = str(tmp_path / 'backbone.pth')
+    run_tool([PY, 'tools/export_backbone.py', osp.join(wd, 'epoch_1.pth'),
+              backbone])
+    out = run_tool([
+        PY, 'tools/train.py', 'configs/seed/r18_linear_probe_imagenet.py',
+        '--work-dir', str(tmp_path / 'probe'), '--cfg-options',
+        f'model.backbone.init_cfg.checkpoint={backbone}',
+        f'train_dataloader.dataset.data_root={imagenet_root}',
+        f'val_dataloader.dataset.data_root={imagenet_root}',
+        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'val_dataloader.batch_size=2', 'val_dataloader.num_workers=0',
+        'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1'])
+    assert 'accuracy/top1' in out
