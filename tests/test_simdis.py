@@ -404,3 +404,63 @@ def test_predict_mode_explains_linear_probe(tmp_path):
         model(torch.zeros(1), mode='predict')
     with pytest.raises(ValueError, match='two augmented views'):
         model.loss([torch.zeros(2, 3, 8, 8)])
+
+
+# ------------------------------------------------------------ hook (unit)
+class _Runner:
+    """The few runner attributes EMATargetHook reads."""
+
+    def __init__(self, model, max_iters=8, resume=True):
+        from mmengine.logging import MessageHub, MMLogger
+        self.model = model
+        self.max_iters = max_iters
+        self.cfg = dict(resume=resume)
+        self.logger = MMLogger.get_instance('simdis_test')
+        self.message_hub = MessageHub.get_instance('simdis_test')
+
+
+def test_hook_updates_with_the_schedule_and_saves_its_step():
+    model = build(online_cfg())
+    runner = _Runner(model, max_iters=8)
+    hook = EMATargetHook(buffer_policy='copy')
+    hook.before_train(runner)
+    pairs = model.ema_pairs()
+    with torch.no_grad():  # move the online networks away from the targets
+        for _, online, _ in pairs:
+            for p in online.parameters():
+                p.add_(0.1)
+    before = [{k: v.clone() for k, v in t.state_dict().items()}
+              for _, _, t in pairs]
+    online = [{k: v.clone() for k, v in o.state_dict().items()}
+              for _, o, _ in pairs]
+    hook.after_train_iter(runner, 0)
+    tau = naive_tau(1, 8)
+    for (_, o, t), b, on in zip(pairs, before, online):
+        for k, p in t.named_parameters():
+            assert torch.allclose(p, tau * b[k] + (1 - tau) * on[k]), k
+        for k, buf in t.named_buffers():
+            assert torch.equal(buf, on[k]), k  # 'copy'
+    assert runner.message_hub.get_scalar('train/ema_decay').current() == \
+        pytest.approx(tau)
+    ckpt = {}
+    hook.before_save_checkpoint(runner, ckpt)
+    assert ckpt['ema_target'] == dict(steps=1, total_steps=8, base_decay=0.99,
+                                      final_decay=1.0, buffer_policy='copy')
+    # resume restores the step; load_from leaves it; settings changes warn
+    fresh = EMATargetHook(buffer_policy='copy')
+    fresh.after_load_checkpoint(_Runner(model, resume=False), ckpt)
+    assert fresh.steps == 0
+    fresh.after_load_checkpoint(runner, ckpt)
+    assert fresh.steps == 1
+    other = EMATargetHook(buffer_policy='skip')
+    with pytest.warns(UserWarning, match='buffer_policy'):
+        other.after_load_checkpoint(runner, ckpt)
+    with pytest.raises(ValueError, match='no EMA state'):
+        EMATargetHook().after_load_checkpoint(runner, {})
+
+
+def test_hook_refuses_a_model_without_ema_pairs():
+    from conftest import tiny_classifier
+    runner = _Runner(MODELS.build(tiny_classifier(4)))
+    with pytest.raises(TypeError, match='ema_pairs'):
+        EMATargetHook().before_train(runner)

@@ -219,3 +219,11 @@ class EMATargetHook(Hook):
                 'EMATargetHook. Use load_from to start a new schedule from '
                 'its weights.')
         self.steps = int(saved['steps'])
+        mine = dict(base_decay=self.base_decay, final_decay=self.final_decay,
+                    buffer_policy=self.buffer_policy)
+        changed = {k: (saved.get(k), v) for k, v in mine.items()
+                   if saved.get(k) != v}
+        if changed:
+            warnings.warn(
+                f'resuming the EMA at step {self.steps} with settings that '
+                f'differ from the checkpoint\'s (checkpoint, now): {changed}')
