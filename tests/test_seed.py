@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from conftest import ROOT
 from mmengine.config import Config
-from mmengine.dataset import default_collate
+from mmengine.dataset import InfiniteSampler, default_collate
 from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
@@ -328,6 +328,11 @@ def test_hook_rejects_batches_that_break_the_queue(tmp_path):
         SEEDQueueHook().before_train(fake_runner(model, 12, 6))
     with pytest.raises(ValueError, match='drop_last=True'):
         SEEDQueueHook().before_train(fake_runner(model, 10, 4, False))
+    endless = fake_runner(model, 10, 4, False)
+    endless.train_dataloader = DataLoader(
+        ImageSet(10), batch_size=4, collate_fn=default_collate,
+        sampler=InfiniteSampler(ImageSet(10), shuffle=False))
+    SEEDQueueHook(warm_fill=False).before_train(endless)  # always full
     SEEDQueueHook(warm_fill=False).before_train(fake_runner(model, 10, 4))
     assert torch.equal(model.queue.queue, random_start)  # official start
     with pytest.raises(TypeError, match='drives a SEED model'):

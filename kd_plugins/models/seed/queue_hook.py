@@ -19,6 +19,7 @@ The official SEED code starts from random unit vectors (``warm_fill=False``
 reproduces that).
 """
 import torch
+from mmengine.dataset import InfiniteSampler
 from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -61,8 +62,9 @@ class SEEDQueueHook(Hook):
         model.queue.check_batch(
             batch * world, f'the global batch (batch_size {batch} x '
             f'{world} processes)')
-        per_rank = len(loader.sampler) if hasattr(loader.sampler, '__len__') \
-            else None
+        # an infinite sampler never yields a short batch
+        per_rank = None if isinstance(loader.sampler, InfiniteSampler) or \
+            not hasattr(loader.sampler, '__len__') else len(loader.sampler)
         if not loader.drop_last and per_rank is not None \
                 and per_rank % batch:
             raise ValueError(
