@@ -12,11 +12,11 @@ with ``python tools/train.py CONFIG``; the config's ``align.basis`` must name
 the same file.
 """
 import argparse
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
 from kd_plugins.models.kdep.teacher_pass import (compute_kdep_basis,
-                                                 teacher_pass_dataset)
+                                                 teacher_pass_inputs)
 
 
 def parse_args():
@@ -38,25 +38,12 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if 'teacher' not in cfg.model:
-        raise SystemExit(f'{args.config} has no model.teacher')
-    ckpt = args.checkpoint or cfg.model.get('teacher_ckpt')
-    if not ckpt:
-        raise SystemExit('no teacher checkpoint: pass --checkpoint')
-    try:
-        dataset = teacher_pass_dataset(cfg, args.split)
-    except ValueError as e:
-        raise SystemExit(f'{args.config}: {e}')
-    preprocessor = cfg.model.get('data_preprocessor') or \
-        cfg.get('data_preprocessor')
+    run = teacher_pass_inputs(args.config, args.cfg_options,
+                              args.checkpoint, args.split)
     result = compute_kdep_basis(
-        cfg.model.teacher, ckpt, dataset, preprocessor, args.out,
-        batch_size=args.batch_size, num_workers=args.num_workers,
-        device=args.device,
-        teacher_ckpt_prefix=cfg.model.get('teacher_ckpt_prefix', ''))
+        run.teacher, run.teacher_ckpt, run.dataset, run.data_preprocessor,
+        args.out, batch_size=args.batch_size, num_workers=args.num_workers,
+        device=args.device, teacher_ckpt_prefix=run.teacher_ckpt_prefix)
     print(f'basis of {result.num_images} images, D={result.feature_dim}, '
           f'layer {result.layer}; top singular values '
           f'{[round(v, 3) for v in result.top_singular_values]} -> '

@@ -25,7 +25,7 @@ import json
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
 from kd_plugins.models.kdep.analysis import (feature_report, format_report,
@@ -35,7 +35,7 @@ from kd_plugins.models.kdep.pre_relu import PreReLUTap
 from kd_plugins.models.kdep.pts import power_temperature_scaling
 from kd_plugins.models.kdep.svd_projection import svd_project
 from kd_plugins.models.kdep.teacher_pass import (collect_teacher_features,
-                                                 teacher_pass_dataset)
+                                                 teacher_pass_inputs)
 from kd_plugins.registry import MODELS
 
 
@@ -65,29 +65,18 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if 'teacher' not in cfg.model:
-        raise SystemExit(f'{args.config} has no model.teacher')
-    ckpt = args.checkpoint or cfg.model.get('teacher_ckpt')
-    if not ckpt:
-        raise SystemExit('no teacher checkpoint: pass --checkpoint')
-    try:
-        dataset = teacher_pass_dataset(cfg, args.split)
-    except ValueError as e:
-        raise SystemExit(f'{args.config}: {e}')
+    run = teacher_pass_inputs(args.config, args.cfg_options,
+                              args.checkpoint, args.split)
+    cfg, ckpt = run.cfg, run.teacher_ckpt
     dim = args.dim
     if dim is None:
         if 'student' not in cfg.model:
             raise SystemExit('no model.student in the config: pass --dim')
         dim = PreReLUTap(MODELS.build(cfg.model.student), 'student').channels
-    preprocessor = cfg.model.get('data_preprocessor') or \
-        cfg.get('data_preprocessor')
     feats, labels, classes, tap = collect_teacher_features(
-        cfg.model.teacher, ckpt, dataset, preprocessor, args.num_classes,
-        args.per_class, args.seed, args.batch_size, args.num_workers,
-        args.device, cfg.model.get('teacher_ckpt_prefix', ''))
+        run.teacher, ckpt, run.dataset, run.data_preprocessor,
+        args.num_classes, args.per_class, args.seed, args.batch_size,
+        args.num_workers, args.device, run.teacher_ckpt_prefix)
     if args.basis:
         basis, basis_note = load_basis(args.basis, ckpt), args.basis
     else:

@@ -91,8 +91,8 @@ def feature_report(features: Tensor, labels: Tensor, basis: dict, dim: int,
         f'SVD to {dim}': projected,
         f'SVD + PTS(T={T}, n={n:g})': power_temperature_scaling(
             projected, T, n),
-        f'SVD + SN': projected / proj_std,
-        f'SVD + SM': projected / proj_std * target_std,
+        'SVD + SN': projected / proj_std,
+        'SVD + SM': projected / proj_std * target_std,
     }
     report = {}
     for name, x in views.items():

@@ -12,7 +12,7 @@ import copy
 import pprint
 import time
 from dataclasses import dataclass
-from typing import Iterator, Tuple, Union
+from typing import Iterator, Optional, Tuple, Union
 
 from mmengine.dataset import pseudo_collate
 from mmengine.utils import ProgressBar
@@ -55,6 +55,43 @@ def teacher_pass_dataset(cfg, split: str = 'train') -> dict:
             'a plain dataset')
     dataset['pipeline'] = _test_pipeline_of(cfg)
     return dataset
+
+
+@dataclass
+class TeacherPassInputs:
+    cfg: object  # mmengine Config
+    teacher: dict
+    teacher_ckpt: str
+    teacher_ckpt_prefix: str
+    dataset: dict
+    data_preprocessor: Optional[dict]
+
+
+def teacher_pass_inputs(config: str, cfg_options: Optional[dict] = None,
+                        checkpoint: Optional[str] = None,
+                        split: str = 'train') -> TeacherPassInputs:
+    """What the KDEP tools need from a config: the teacher, its checkpoint
+    (``checkpoint`` or ``model.teacher_ckpt``), the ``split`` dataset with
+    the test pipeline and the preprocessor. Raises ``SystemExit`` with the
+    problem named, as the tools' error."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if 'teacher' not in cfg.model:
+        raise SystemExit(f'{config} has no model.teacher')
+    ckpt = checkpoint or cfg.model.get('teacher_ckpt')
+    if not ckpt:
+        raise SystemExit('no teacher checkpoint: pass --checkpoint or set '
+                         'model.teacher_ckpt')
+    try:
+        dataset = teacher_pass_dataset(cfg, split)
+    except ValueError as e:
+        raise SystemExit(f'{config}: {e}')
+    return TeacherPassInputs(
+        cfg, cfg.model.teacher, ckpt, cfg.model.get('teacher_ckpt_prefix',
+                                                    ''), dataset,
+        cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor'))
 
 
 def teacher_features(net, tap: PreReLUTap, preprocessor, loader,
