@@ -15,7 +15,7 @@ guarantees, for the whole run:
   train mode), so the teacher's whole state stays bit-identical.
 """
 import os.path as osp
-from typing import Literal, Optional
+from typing import Dict, Literal, Optional
 
 import torch
 import torch.nn as nn
@@ -34,15 +34,34 @@ def _listing(keys) -> str:
     return ', '.join(keys[:_MAX_LISTED]) + more
 
 
+def rename_prefixes(state: dict, key_map: Dict[str, str]) -> dict:
+    """Keep the keys under a source prefix of ``key_map`` (checkpoint
+    prefix -> model prefix, first match wins) and rename them."""
+    out = {}
+    for key, value in state.items():
+        for src, dst in key_map.items():
+            if key.startswith(src):
+                out[dst + key[len(src):]] = value
+                break
+    return out
+
+
 def load_teacher_weights(model: nn.Module, checkpoint: str,
-                         prefix: str = '') -> None:
+                         prefix: str = '',
+                         key_map: Optional[Dict[str, str]] = None) -> None:
     """Load ``checkpoint`` into ``model`` strictly, with errors that list keys.
 
     Args:
         checkpoint: path or URL understood by mmengine's CheckpointLoader.
         prefix: keep only keys starting with it and strip it (for example
             ``'student.'`` to use a distilled student as a teacher).
+        key_map: instead of ``prefix``, keep and rename the keys under each
+            checkpoint prefix (see :func:`rename_prefixes`); keys under no
+            listed prefix are left out on purpose, the rest load strictly.
     """
+    if prefix and key_map:
+        raise ValueError('set either teacher_ckpt_prefix or a key map, not '
+                         'both (a map names full prefixes).')
     if '://' not in checkpoint and not osp.isfile(checkpoint):
         raise FileNotFoundError(
             f'teacher checkpoint {checkpoint!r} does not exist. Set '
@@ -59,6 +78,8 @@ def load_teacher_weights(model: nn.Module, checkpoint: str,
     if prefix:
         state = {k[len(prefix):]: v for k, v in state.items()
                  if k.startswith(prefix)}
+    if key_map:
+        state = rename_prefixes(state, key_map)
     own = model.state_dict()
     # BN's step counters are bookkeeping, not weights: tolerate their absence.
     missing = {k for k in own if k not in state
@@ -82,10 +103,14 @@ def load_teacher_weights(model: nn.Module, checkpoint: str,
                          f'{_listing(wrong_shape)}')
         raise ValueError(
             f'teacher checkpoint {checkpoint!r} does not fit the teacher '
-            f'config ({type(model).__name__}). ' + '; '.join(parts) +
+            f'config ({type(model).__name__})'
+            + (f' through the key map {key_map}' if key_map else '') + '. '
+            + '; '.join(parts) +
             '. Check that `model.teacher` describes the network the '
-            'checkpoint was trained with (depth, widths, num_classes)'
-            + ('' if prefix else ", or set `teacher_ckpt_prefix` if the "
+            'checkpoint was trained with (depth, widths, num_classes, head '
+            'channels)'
+            + (', and the key map' if key_map else
+               '' if prefix else ", or set `teacher_ckpt_prefix` if the "
                "weights sit under a prefix such as 'student.'") + '.')
     model.load_state_dict(state, strict=False)
 

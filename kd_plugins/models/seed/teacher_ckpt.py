@@ -16,10 +16,9 @@ import os.path as osp
 from typing import Dict, Optional, Union
 
 import torch.nn as nn
-from mmengine.runner.checkpoint import CheckpointLoader
-
-from kd_plugins.models.teacher import (BNMode, FrozenTeacher, _listing,
-                                       build_frozen_teacher)
+from kd_plugins.models.teacher import (BNMode, FrozenTeacher,
+                                       build_frozen_teacher,
+                                       load_teacher_weights, rename_prefixes)
 
 #: mmpretrain MoCo / MoCo-v2 checkpoint -> ImageClassifier(backbone, GAP,
 #: SEEDHead) teacher.
@@ -38,15 +37,8 @@ def resolve_key_map(key_map: Union[str, Dict[str, str], None]
                      'prefix -> teacher prefix instead.')
 
 
-def map_state(state: dict, key_map: Dict[str, str]) -> dict:
-    """Keep keys under a source prefix of ``key_map`` and rename them."""
-    out = {}
-    for key, value in state.items():
-        for src, dst in key_map.items():
-            if key.startswith(src):
-                out[dst + key[len(src):]] = value
-                break
-    return out
+#: kept for callers of the SEED name; the renaming is the teacher loader's
+map_state = rename_prefixes
 
 
 def load_mapped_weights(model: nn.Module, checkpoint: str,
@@ -58,36 +50,7 @@ def load_mapped_weights(model: nn.Module, checkpoint: str,
             '`model.teacher_ckpt` to the self-supervised teacher\'s '
             'checkpoint (for the embedded data: train '
             'configs/seed/mocov2_r18w16_mnist5k_teacher.py first).')
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    state = {k[len('module.'):] if k.startswith('module.') else k: v
-             for k, v in state.items()}
-    mapped = map_state(state, key_map)
-    own = model.state_dict()
-    missing = {k for k in own if k not in mapped
-               and not k.endswith('num_batches_tracked')}
-    unexpected = set(mapped) - set(own)
-    wrong_shape = {f'{k}: checkpoint {tuple(mapped[k].shape)} vs model '
-                   f'{tuple(own[k].shape)}'
-                   for k in set(own) & set(mapped)
-                   if mapped[k].shape != own[k].shape}
-    if missing or unexpected or wrong_shape:
-        parts = []
-        if missing:
-            parts.append(f'{len(missing)} teacher keys not provided by the '
-                         f'mapped checkpoint: {_listing(missing)}')
-        if unexpected:
-            parts.append(f'{len(unexpected)} mapped checkpoint keys that the '
-                         f'teacher lacks: {_listing(unexpected)}')
-        if wrong_shape:
-            parts.append(f'{len(wrong_shape)} keys with a different shape: '
-                         f'{_listing(wrong_shape)}')
-        raise ValueError(
-            f'teacher checkpoint {checkpoint!r} does not fit the SEED teacher '
-            f'through teacher_ckpt_map={key_map}. ' + '; '.join(parts) +
-            '. Check the teacher config (backbone depth and widths, SEEDHead '
-            'in/hid/out channels equal to the MoCo neck\'s) and the map.')
-    model.load_state_dict(mapped, strict=False)
+    load_teacher_weights(model, checkpoint, key_map=key_map)
 
 
 def build_seed_teacher(cfg: Union[dict, nn.Module], checkpoint: Optional[str],
