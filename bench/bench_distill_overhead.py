@@ -22,7 +22,8 @@ import torch
 import kd_plugins  # noqa: F401
 from kd_plugins.registry import MODELS
 
-from common import resnet, timed  # noqa: E402  (bench/ is on sys.path)
+# bench/ is on sys.path
+from common import interleaved_rounds, resnet  # noqa: E402
 from mmengine.optim import OptimWrapper
 from mmpretrain.structures import DataSample
 
@@ -61,15 +62,7 @@ def main():
         student=lambda: student.train_step(data, opt_student),
         teacher=lambda: teacher(inputs),
         ssld=lambda: algo.train_step(data, opt_algo))
-    for fn in runs.values():  # warm-up
-        fn()
-    times = {k: [] for k in runs}
-    order = list(runs)
-    for r in range(args.rounds):
-        for k in (order if r % 2 == 0 else order[::-1]):
-            times[k].append(timed(runs[k]))
-        print(f'round {r + 1}/{args.rounds}: ' + ', '.join(
-            f'{k} {v[-1]:.3f}s' for k, v in times.items()), flush=True)
+    times = interleaved_rounds(runs, args.rounds)
     ratios = [d / (s + t) for s, t, d in zip(times['student'],
                                               times['teacher'],
                                               times['ssld'])]

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 import kd_plugins  # noqa: F401
 from kd_plugins.registry import MODELS
 
-from common import timed  # noqa: E402  (bench/ is on sys.path)
+from common import interleaved_rounds  # noqa: E402  (bench/ on sys.path)
 from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope
 
@@ -70,15 +70,7 @@ def main():
 
     runs = dict(step=lambda: algo.train_step(data, optim),
                 queue_loss=queue_and_loss)
-    for fn in runs.values():  # warm-up
-        fn()
-    times = {k: [] for k in runs}
-    order = list(runs)
-    for r in range(args.rounds):
-        for k in (order if r % 2 == 0 else order[::-1]):
-            times[k].append(timed(runs[k]))
-        print(f'round {r + 1}/{args.rounds}: ' + ', '.join(
-            f'{k} {v[-1]:.4f}s' for k, v in times.items()), flush=True)
+    times = interleaved_rounds(runs, args.rounds, digits=4)
     ratios = [q / s for s, q in zip(times['step'], times['queue_loss'])]
     best = {k: min(v) for k, v in times.items()}
     print(f'\nSEED ResNet-18 <- ResNet-50, K={args.K}, D=128, batch '

@@ -27,7 +27,7 @@ from mmpretrain.structures import DataSample
 import kd_plugins  # noqa: F401
 from kd_plugins.registry import MODELS
 
-from common import timed  # noqa: E402  (bench/ is on sys.path)
+from common import interleaved_rounds  # noqa: E402  (bench/ on sys.path)
 
 CFG = 'configs/simdis/simdis_{}_r18_r50_8xb128-sgd-100e_in1k.py'
 
@@ -59,15 +59,8 @@ def main():
               for k, a in algos.items()}
     runs = {k: (lambda k=k: algos[k].train_step(data, optims[k]))
             for k in algos}
-    for fn in runs.values():  # warm-up
-        fn()
-    times = {k: [] for k in runs}
+    times = interleaved_rounds(runs, args.rounds)
     order = list(runs)
-    for r in range(args.rounds):
-        for k in (order if r % 2 == 0 else order[::-1]):
-            times[k].append(timed(runs[k]))
-        print(f'round {r + 1}/{args.rounds}: ' + ', '.join(
-            f'{k} {v[-1]:.3f}s' for k, v in times.items()), flush=True)
     best = {k: min(v) for k, v in times.items()}
     print(f'\nResNet-18 student, ResNet-50 teacher, batch {args.batch} x 2 '
           f'views, {args.size}x{args.size}, {torch.get_num_threads()} '

@@ -29,7 +29,8 @@ from mmpretrain.structures import DataSample
 import kd_plugins  # noqa: F401
 from kd_plugins.registry import MODELS
 
-from common import resnet, timed  # noqa: E402  (bench/ is on sys.path)
+# bench/ is on sys.path
+from common import interleaved_rounds, resnet  # noqa: E402
 
 
 def main():
@@ -90,14 +91,7 @@ def main():
         runs[f'floor_stage{i + 1}'] = lambda i=i: (algo.set_phase(i),
                                                    algo.train(), floor(i))
     runs['feature_kd_full'] = lambda: multi.train_step(data, opt_multi)
-    for fn in runs.values():
-        fn()  # warm-up
-    times = {k: [] for k in runs}
-    order = list(runs)
-    for r in range(args.rounds):
-        for k in (order if r % 2 == 0 else order[::-1]):
-            times[k].append(timed(runs[k]))
-        print(f'round {r + 1}/{args.rounds} done', flush=True)
+    times = interleaved_rounds(runs, args.rounds)
 
     def ratios(a, b):
         per_round = statistics.median(x / y for x, y in zip(times[a],

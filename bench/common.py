@@ -16,3 +16,20 @@ def timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def interleaved_rounds(runs: dict, rounds: int, digits: int = 3) -> dict:
+    """Time each of ``runs`` (name -> callable) once per round, after one
+    warm-up call each, in alternating order (so slow drifts of a shared
+    machine hit all alike); print each round; return name -> list of
+    seconds."""
+    for fn in runs.values():  # warm-up
+        fn()
+    times = {k: [] for k in runs}
+    order = list(runs)
+    for r in range(rounds):
+        for k in (order if r % 2 == 0 else order[::-1]):
+            times[k].append(timed(runs[k]))
+        print(f'round {r + 1}/{rounds}: ' + ', '.join(
+            f'{k} {v[-1]:.{digits}f}s' for k, v in times.items()), flush=True)
+    return times
