@@ -1,31 +1,42 @@
-"""Share of a SEED training step spent in the queue and the loss, on the CPU.
+"""SEED: the queue's share of a step, and the step against its two parts.
 
-Prints  t(queue + loss) / t(SEED step)  for a ResNet-18 student and a
-ResNet-50 teacher (mmpretrain, each with a SEEDHead to D = 128) at K = 65,536.
-``queue + loss`` is everything SEED adds on top of the two networks: the copy
-of the queue that the loss reads, the loss forward (B x (1+K) similarities
-for teacher and student) and its backward to the student embedding, and the
-FIFO enqueue. Target: <= 0.03.
+For a ResNet-18 student and a ResNet-50 teacher (mmpretrain, each with a
+SEEDHead to D = 128) at K = 65,536:
 
-The two measurements are interleaved round by round, in alternating order
-(so slow drifts of a shared machine hit both alike); the median of the
-per-round ratios and the ratio of the fastest times are printed.
+1. t(queue + loss) / t(SEED step), target <= 0.03. ``queue + loss`` is
+   everything SEED adds on top of the two networks: the copy of the queue
+   that the loss reads, the loss forward (B x (1+K) similarities for teacher
+   and student) and its backward to the student embedding, and the FIFO
+   enqueue.
+2. t(SEED step) / (t(student encoder step) + t(teacher forward)), target
+   <= 1.03: the student step is its embedding (preprocessing, forward, L2
+   normalisation) trained on the embedding's mean, the teacher forward the
+   frozen teacher's normalised embedding, both built apart from SEED.
+3. Peak memory of a SEED step against the student step's plus the teacher
+   forward's, each in a fresh process (target <= 1.10).
 
-    python bench/bench_seed_queue.py [--batch 16] [--size 224] [--rounds 5]
+The runs are interleaved round by round, in alternating order; the median
+of the per-round ratios and the ratio of the fastest times are printed. The
+queue's share shrinks as the networks' cost grows with the image size (the
+paper trains at 224 x 224).
+
+    python bench/bench_seed_queue.py [--batch 16] [--size 160] [--rounds 7]
 """
-import argparse
-import statistics
-import tempfile
+import os
 
 import torch
 import torch.nn.functional as F
+from mmengine.registry import DefaultScope
 
 import kd_plugins  # noqa: F401
+from kd_plugins.models.seed.teacher_ckpt import build_seed_teacher
 from kd_plugins.registry import MODELS
 
-from common import interleaved_rounds  # noqa: E402  (bench/ on sys.path)
-from mmengine.optim import OptimWrapper
-from mmengine.registry import DefaultScope
+from common import (DEVICE, classification_batch, distill_rows,  # noqa: E402
+                    interleaved_rounds, preprocessed, ratio_row,
+                    save_checkpoint, sgd, standalone)
+
+K = 65536
 
 
 def encoder(depth: int, channels: int) -> dict:
@@ -36,53 +47,63 @@ def encoder(depth: int, channels: int) -> dict:
                           out_channels=128))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--batch', type=int, default=16)
-    parser.add_argument('--size', type=int, default=224)
-    parser.add_argument('--K', type=int, default=65536)
-    parser.add_argument('--rounds', type=int, default=5)
-    args = parser.parse_args()
-    torch.manual_seed(0)
+def setup(parts, size: int, batch: int, workdir: str) -> dict:
+    """Parts: 'distill' (a SEED train step), 'queue_loss', 'student',
+    'teacher'."""
+    ckpt = os.path.join(workdir, 'seed_r50.pth')
+    with DefaultScope.overwrite_default_scope('kd_plugins'):
+        if not os.path.exists(ckpt):
+            save_checkpoint(encoder(50, 2048), ckpt)
+        data = classification_batch(size, batch)
+        runs = {}
+        if {'distill', 'queue_loss'} & set(parts):
+            algo = MODELS.build(dict(
+                type='SEED', student=encoder(18, 512),
+                teacher=encoder(50, 2048), teacher_ckpt=ckpt,
+                queue=dict(type='SEEDQueue', K=K, dim=128))).to(DEVICE)
+            algo.train()
+            optim = sgd(algo)
+            runs['distill'] = lambda: algo.train_step(data, optim)
+            # the same embedding shapes the step produces
+            z_t = F.normalize(torch.randn(batch, 128, device=DEVICE), dim=1)
+            z_s = F.normalize(torch.randn(batch, 128, device=DEVICE),
+                              dim=1).requires_grad_()
 
-    with tempfile.NamedTemporaryFile(suffix='.pth') as f:
-        with DefaultScope.overwrite_default_scope('kd_plugins'):
-            teacher_net = MODELS.build(encoder(50, 2048))
-        torch.save(dict(state_dict=teacher_net.state_dict()), f.name)
-        algo = MODELS.build(dict(
-            type='SEED', student=encoder(18, 512), teacher=encoder(50, 2048),
-            teacher_ckpt=f.name,
-            queue=dict(type='SEEDQueue', K=args.K, dim=128)))
-    algo.train()
-    data = dict(inputs=[torch.randint(0, 256, (3, args.size, args.size),
-                                      dtype=torch.uint8)
-                        for _ in range(args.batch)])
-    optim = OptimWrapper(torch.optim.SGD(algo.parameters(), lr=0.01,
-                                         momentum=0.9))
-    # the same embeddings shapes the step produces
-    z_t = F.normalize(torch.randn(args.batch, 128), dim=1)
-    z_s = F.normalize(torch.randn(args.batch, 128), dim=1).requires_grad_()
+            def queue_and_loss():
+                Q = algo.queue.queue.clone()  # K x D, as in SEED.loss
+                algo.distill_loss(z_s, z_t, Q).backward()
+                algo.queue.enqueue(z_t)
+            runs['queue_loss'] = queue_and_loss
+        if 'student' in parts:
+            student = MODELS.build(encoder(18, 512)).to(DEVICE).train()
+            opt_student = sgd(student)
 
-    def queue_and_loss():
-        Q = algo.queue.queue.clone()  # K x D, as in SEED.loss
-        algo.distill_loss(z_s, z_t, Q).backward()
-        algo.queue.enqueue(z_t)
+            def student_step():
+                x = preprocessed(data, student.data_preprocessor)
+                opt_student.update_params(
+                    F.normalize(student(x), dim=1).mean())
+            runs['student'] = student_step
+        if 'teacher' in parts:
+            teacher = build_seed_teacher(encoder(50, 2048), ckpt, 'eval', '',
+                                         None).to(DEVICE)
+            inputs = preprocessed(data)
+            runs['teacher'] = lambda: F.normalize(
+                teacher(inputs, mode='tensor'), dim=1)
+    return {k: v for k, v in runs.items() if k in parts}
 
-    runs = dict(step=lambda: algo.train_step(data, optim),
-                queue_loss=queue_and_loss)
-    times = interleaved_rounds(runs, args.rounds, digits=4)
-    ratios = [q / s for s, q in zip(times['step'], times['queue_loss'])]
-    best = {k: min(v) for k, v in times.items()}
-    print(f'\nSEED ResNet-18 <- ResNet-50, K={args.K}, D=128, batch '
-          f'{args.batch}, {args.size}x{args.size}, '
-          f'{torch.get_num_threads()} threads, {args.rounds} rounds')
-    print(f'step {statistics.median(times["step"]):.3f}s (median), '
-          f'queue + loss {statistics.median(times["queue_loss"]) * 1e3:.1f}'
-          f' ms (median)')
-    print(f'share of the step: median of ratios '
-          f'{statistics.median(ratios):.4f}, fastest times '
-          f'{best["queue_loss"] / best["step"]:.4f}  (target <= 0.03)')
+
+def rows(workdir: str, size: int = 160, batch: int = 16, rounds: int = 7,
+         memory: bool = True, threads: int = 1) -> list:
+    kwargs = dict(size=size, batch=batch, workdir=workdir)
+    times = interleaved_rounds(
+        setup(('distill', 'student', 'teacher', 'queue_loss'), **kwargs),
+        rounds)
+    return [ratio_row(f'SEED queue+loss / step (K={K})', times,
+                      'queue_loss', 'distill', 0.03)] + \
+        distill_rows('SEED', 'bench_seed_queue', times, memory,
+                     threads=threads, **kwargs)
 
 
 if __name__ == '__main__':
-    main()
+    torch.manual_seed(0)
+    standalone(rows, __doc__, size=160, batch=16, rounds=7)
