@@ -276,6 +276,42 @@ def test_step_enqueues_the_teacher_batch_after_the_loss(tmp_path):
         model.predict(data['inputs'])
 
 
+def test_train_step_enqueues_after_the_update_without_a_queue_copy(
+        tmp_path):
+    """train_step (enqueue after the update, the loss reading the queue
+    itself) equals loss + backward + step on a copy of the queue."""
+    import copy
+    path = str(tmp_path / 'moco.pth')
+    moco_checkpoint(path)
+    fast = MODELS.build(seed_cfg(path))
+    slow = copy.deepcopy(fast)
+    opt_fast, opt_slow = (OptimWrapper(torch.optim.SGD(
+        m.parameters(), lr=0.1, momentum=0.9)) for m in (fast, slow))
+    clones = []
+    real_clone = torch.Tensor.clone
+    for step in range(3):
+        batch = dict(inputs=images(4, seed=step))
+        torch.Tensor.clone = lambda t, *a, **k: (
+            clones.append(t.data_ptr()), real_clone(t, *a, **k))[1]
+        try:
+            log_vars = fast.train_step(batch, opt_fast)
+        finally:
+            torch.Tensor.clone = real_clone
+        data = slow.data_preprocessor(batch, True)
+        losses = slow(**data, mode='loss')  # clones, enqueues in loss
+        opt_slow.update_params(losses['loss_seed'])
+        assert float(log_vars['loss']) == pytest.approx(
+            float(losses['loss_seed']),
+            rel=1e-6)
+        assert torch.equal(fast.queue.queue, slow.queue.queue)
+        assert int(fast.queue.ptr) == int(slow.queue.ptr) == 4 * (step + 1)
+        for (k, a), b in zip(fast.state_dict().items(),
+                             slow.state_dict().values()):
+            assert torch.allclose(a, b, atol=1e-6), k
+    assert clones and fast.queue.queue.data_ptr() not in clones
+    assert fast._pending_keys is None and not fast._enqueue_after_update
+
+
 class ImageSet(Dataset):
 
     def __init__(self, n):

@@ -83,6 +83,9 @@ class SEED(BaseDistiller):
         self.queue = MODELS.build(dict(queue))
         self.distill_loss = MODELS.build(dict(loss))
         self._check_dims()
+        # set by train_step: enqueue after the update (see train_step)
+        self._enqueue_after_update = False
+        self._pending_keys: Optional[Tensor] = None
 
     def _check_dims(self) -> None:
         d_s = _embedding_dim(self.student)
@@ -118,12 +121,33 @@ class SEED(BaseDistiller):
         # Labels are never used: SEED is self-supervised.
         z_t = self.teacher_embed(inputs)  # B x D
         z_s = self.student_embed(inputs)  # B x D
-        # A copy: the in-place enqueue below must not touch the tensor that
-        # backward needs (MoCo does the same: queue.clone().detach()).
-        Q = self.queue.queue.clone()  # K x D
-        loss = self.distill_loss(z_s, z_t, Q)
-        self.queue.enqueue(z_t)  # gathered over processes, FIFO
+        if self._enqueue_after_update:
+            # train_step enqueues after the backward (the paper's order), so
+            # the loss can read the queue itself: no K x D copy.
+            loss = self.distill_loss(z_s, z_t, self.queue.queue)  # K x D
+            self._pending_keys = z_t
+        else:
+            # A copy: the in-place enqueue below must not touch the tensor
+            # that backward needs (MoCo does the same: queue.clone()).
+            loss = self.distill_loss(z_s, z_t, self.queue.queue.clone())
+            self.queue.enqueue(z_t)  # gathered over processes, FIFO
         return dict(loss_seed=loss)
+
+    def train_step(self, data, optim_wrapper) -> Dict[str, Tensor]:
+        """mmengine's step (preprocess, loss, backward, update), then the
+        FIFO enqueue of this batch's teacher embeddings, as in the paper's
+        pseudo-code (Appendix A.1). A step run by a wrapper that calls
+        ``loss`` itself (mmengine's DDP wrapper) enqueues inside ``loss``
+        on a copy of the queue instead; the two are equivalent."""
+        self._enqueue_after_update, self._pending_keys = True, None
+        try:
+            log_vars = super().train_step(data, optim_wrapper)
+        finally:
+            self._enqueue_after_update = False
+        keys, self._pending_keys = self._pending_keys, None
+        if keys is not None:
+            self.queue.enqueue(keys)  # gathered over processes, FIFO
+        return log_vars
 
     def predict(self, inputs: Tensor, data_samples: Optional[List] = None):
         raise RuntimeError(
