@@ -4,10 +4,11 @@ For a ResNet-18 student and a ResNet-50 teacher (mmpretrain, each with a
 SEEDHead to D = 128) at K = 65,536:
 
 1. t(queue + loss) / t(SEED step), target <= 0.03. ``queue + loss`` is
-   everything SEED adds on top of the two networks: the copy of the queue
-   that the loss reads, the loss forward (B x (1+K) similarities for teacher
-   and student) and its backward to the student embedding, and the FIFO
-   enqueue.
+   everything SEED adds on top of the two networks: the loss forward
+   (B x (1+K) similarities for teacher and student, read from the queue
+   itself) and its backward to the student embedding, and the FIFO enqueue
+   after the update (``SEED.train_step``; the queue copy that ``loss()``
+   alone needs is not made there).
 2. t(SEED step) / (t(student encoder step) + t(teacher forward)), target
    <= 1.03: the student step is its embedding (preprocessing, forward, L2
    normalisation) trained on the embedding's mean, the teacher forward the
@@ -70,8 +71,9 @@ def setup(parts, size: int, batch: int, workdir: str) -> dict:
                               dim=1).requires_grad_()
 
             def queue_and_loss():
-                Q = algo.queue.queue.clone()  # K x D, as in SEED.loss
-                algo.distill_loss(z_s, z_t, Q).backward()
+                # as in SEED.train_step: the loss reads the queue itself
+                # (K x D), its backward, then the enqueue
+                algo.distill_loss(z_s, z_t, algo.queue.queue).backward()
                 algo.queue.enqueue(z_t)
             runs['queue_loss'] = queue_and_loss
         if 'student' in parts:
