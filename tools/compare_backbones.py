@@ -15,17 +15,14 @@ backbone is exported from a label-trained classifier with
 ``tools/export_backbone.py CKPT OUT --student-prefix ''``.
 """
 import argparse
-import copy
 import os.path as osp
-import time
-from argparse import Namespace
 
 from mmengine.config import Config, DictAction
 
 import kd_plugins  # noqa: F401  (registrations, checkpoint fix)
-from kd_plugins.cli import apply_dataloader_defaults, build_runner
 from kd_plugins.downstream.backbone_eval import (build_with_backbone,
-                                                 knn_loaders, knn_top1)
+                                                 knn_loaders, knn_top1,
+                                                 train_and_validate)
 
 
 def parse_backbone(text):
@@ -39,26 +36,6 @@ def parse_backbone(text):
         raise argparse.ArgumentTypeError(f'--backbone {name}: {path!r} does '
                                          'not exist')
     return name, path
-
-
-def train_and_validate(cfg: Config, checkpoint, work_dir: str, tag: str):
-    """Top-1 of the config trained from ``checkpoint`` (None: random)."""
-    cfg = copy.deepcopy(cfg)
-    if checkpoint:
-        cfg.model.backbone.init_cfg = dict(type='Pretrained',
-                                           checkpoint=checkpoint)
-    else:
-        cfg.model.backbone.pop('init_cfg', None)
-        cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
-                            if h.get('type') != 'DistilledBackboneCheckHook']
-    cfg.work_dir = work_dir
-    cfg.launcher = 'none'
-    cfg.experiment_name = f'{tag}_{time.strftime("%Y%m%d_%H%M%S")}'
-    apply_dataloader_defaults(cfg, Namespace(no_pin_memory=False))
-    runner = build_runner(cfg)
-    runner.train()
-    metrics = runner.val()
-    return metrics['accuracy/top1']
 
 
 def main():

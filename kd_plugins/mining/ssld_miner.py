@@ -19,6 +19,7 @@ import csv
 import hashlib
 import os
 import os.path as osp
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
@@ -45,7 +46,7 @@ class MiningResult:
 
 def _thumbnails(paths: List[str], what: str) -> np.ndarray:
     print(f'thumbnails of {len(paths)} {what} images')
-    bar = ProgressBar(len(paths))
+    bar = ProgressBar(len(paths), file=sys.stdout)
     rows = []
     for p in paths:
         rows.append(thumbnail_file(p))
@@ -59,7 +60,7 @@ def _max_corr_streamed(paths: List[str], val_thumbs: np.ndarray,
     """Highest correlation of each gallery image with the validation set,
     holding one chunk of gallery thumbnails at a time."""
     print(f'comparing {len(paths)} gallery images with the validation set')
-    bar = ProgressBar(len(paths))
+    bar = ProgressBar(len(paths), file=sys.stdout)
     out = np.empty(len(paths), dtype=np.float32)
     for s in range(0, len(paths), chunk):
         part = paths[s:s + chunk]
@@ -151,7 +152,7 @@ def mine_unlabeled(teacher: dict, teacher_ckpt: str, pipeline: List[dict],
                             num_workers=num_workers, collate_fn=pseudo_collate)
         print(f'teacher predictions for {len(todo)} images '
               f'({len(keep_idx) - len(todo)} reused from {cache_file})')
-        bar = ProgressBar(len(todo))
+        bar = ProgressBar(len(todo), file=sys.stdout)
         pos = 0
         for step, batch in enumerate(loader):
             data = preprocessor(batch, False)

@@ -10,6 +10,7 @@ images, feature dim).
 """
 import copy
 import pprint
+import sys
 import time
 from dataclasses import dataclass
 from typing import Iterator, Optional, Tuple, Union
@@ -100,7 +101,7 @@ def teacher_features(net, tap: PreReLUTap, preprocessor, loader,
     bar; yield each batch's pooled pre-ReLU feature (B x D) and its data
     samples."""
     backbone = backbone_of(net.model)
-    bar = ProgressBar(total)
+    bar = ProgressBar(total, file=sys.stdout)
     for batch in loader:
         data = preprocessor(batch, False)
         net.run(backbone, data['inputs'])

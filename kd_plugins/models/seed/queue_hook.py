@@ -18,6 +18,8 @@
 The official SEED code starts from random unit vectors (``warm_fill=False``
 reproduces that).
 """
+import sys
+
 import torch
 from mmengine.dataset import InfiniteSampler
 from mmengine.dist import get_rank, get_world_size
@@ -86,7 +88,8 @@ class SEEDQueueHook(Hook):
             Subset(dataset, indices), batch_size=loader.batch_size,
             shuffle=False, num_workers=loader.num_workers,
             collate_fn=loader.collate_fn)
-        bar = ProgressBar(len(fill_loader)) if get_rank() == 0 else None
+        bar = ProgressBar(len(fill_loader), file=sys.stdout) \
+            if get_rank() == 0 else None
         embeddings = []
         for data in fill_loader:
             data = model.data_preprocessor(data, False)
