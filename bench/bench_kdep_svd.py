@@ -326,7 +326,7 @@ def rows(workdir: str, size: int = 96, batch: int = 32, rounds: int = 7,
          memory: bool = True, threads: int = 1, depth: int = 50,
          images: int = 384, basis_size: int = 64, basis_batch: int = 64,
          basis_rounds: int = 3, memory_images=(1024, 4096),
-         memory_size: int = 32, memory_modes=('streaming', 'stacked')
+         memory_size: int = 16, memory_modes=('streaming', 'stacked')
          ) -> list:
     kwargs = dict(size=size, batch=batch, workdir=workdir)
     times = interleaved_rounds(
@@ -359,7 +359,7 @@ def main():
                     memory_modes=memory_modes.split(','), **kw)
     standalone(all_rows, __doc__, size=96, batch=32, rounds=7, depth=50,
                images=384, basis_size=64, basis_batch=64, basis_rounds=3,
-               memory_images='1024,4096', memory_size=32,
+               memory_images='1024,4096', memory_size=16,
                memory_modes='inference,streaming,stacked')
 
 

@@ -60,7 +60,7 @@ def settings(args) -> dict:
         sskd=dict(size=size or 96, batch=32),
         kdep=dict(size=size or 96, batch=32, images=384, basis_size=64,
                   basis_rounds=max(2, args.rounds // 2),
-                  memory_images=(1024, 4096), memory_size=32),
+                  memory_images=(1024, 4096), memory_size=16),
         seed=dict(size=size or 160, batch=16),
         simdis=dict(size=size or 96, batch=16, views=int(args.views)),
     )
