@@ -54,7 +54,7 @@ from kd_plugins.registry import MODELS
 import common  # noqa: E402
 from common import (DEVICE, Row, classification_batch,  # noqa: E402
                     distill_rows, interleaved_rounds, peak_mb,
-                    memory_now_mb, preprocessed, ratio_row, reset_peak,
+                    memory_now_mb, fresh_inputs, ratio_row, reset_peak,
                     resnet, run_child, save_checkpoint, sgd, standalone,
                     sync, warm_up_process)
 
@@ -112,11 +112,11 @@ def setup(parts, size: int, batch: int, workdir: str) -> dict:
         record = load_basis(basis, ckpt)
         mean = record['mean'].float().to(DEVICE)
         V_d = record['V'][:, :512].float().contiguous().to(DEVICE)
-        inputs = preprocessed(data)
+        inputs = fresh_inputs(data)
         bb = backbone_of(teacher.model)
 
         def teacher_forward():
-            f = global_avg_pool(teacher.run(bb, inputs)[-1])
+            f = global_avg_pool(teacher.run(bb, inputs())[-1])
             return svd_project(f, mean, V_d)
         runs['teacher'] = teacher_forward
     return runs

@@ -34,7 +34,7 @@ from kd_plugins.models.seed.teacher_ckpt import build_seed_teacher
 from kd_plugins.registry import MODELS
 
 from common import (DEVICE, classification_batch, distill_rows,  # noqa: E402
-                    interleaved_rounds, preprocessed, ratio_row,
+                    interleaved_rounds, fresh_inputs, ratio_row,
                     save_checkpoint, sgd, standalone)
 
 K = 65536
@@ -79,18 +79,19 @@ def setup(parts, size: int, batch: int, workdir: str) -> dict:
         if 'student' in parts:
             student = MODELS.build(encoder(18, 512)).to(DEVICE).train()
             opt_student = sgd(student)
+            student_inputs = fresh_inputs(data, student.data_preprocessor)
 
             def student_step():
-                x = preprocessed(data, student.data_preprocessor)
+                x = student_inputs()
                 opt_student.update_params(
                     F.normalize(student(x), dim=1).mean())
             runs['student'] = student_step
         if 'teacher' in parts:
             teacher = build_seed_teacher(encoder(50, 2048), ckpt, 'eval', '',
                                          None).to(DEVICE)
-            inputs = preprocessed(data)
+            inputs = fresh_inputs(data)
             runs['teacher'] = lambda: F.normalize(
-                teacher(inputs, mode='tensor'), dim=1)
+                teacher(inputs(), mode='tensor'), dim=1)
     return {k: v for k, v in runs.items() if k in parts}
 
 

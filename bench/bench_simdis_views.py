@@ -110,10 +110,10 @@ def setup(parts, size: int, batch: int, workdir: str) -> dict:
         teacher = build_frozen_teacher(MODELS.build(off.teacher), ckpt,
                                        off.get('teacher_bn_mode', 'train'))
         teacher.to(DEVICE)
-        views = pre(data, True)['inputs']
         enc = target_encoder(teacher.model)
+        # both views preprocessed at each call, as in a step
         runs['teacher'] = lambda: [project_frozen(teacher, enc, v)
-                                   for v in views]
+                                   for v in pre(data, True)['inputs']]
     return {k: v for k, v in runs.items() if k in parts}
 
 

@@ -2,7 +2,8 @@
 
 For ResNet-18 <- ResNet-34 (mmpretrain), for each stage i (0-based below):
 
-    floor_i = teacher forward up to stage i (no grad)
+    floor_i = preprocessing of the batch
+            + teacher forward up to stage i (no grad)
             + student forward of stages < i (no grad)
             + stage i forward and backward (+ connector, loss, SGD step)
 
@@ -40,7 +41,7 @@ from kd_plugins.registry import MODELS
 
 # bench/ is on sys.path
 from common import (DEVICE, classification_batch, distill_rows,  # noqa: E402
-                    interleaved_rounds, preprocessed, ratio_row, resnet,
+                    fresh_inputs, interleaved_rounds, ratio_row, resnet,
                     save_checkpoint, sgd, standalone)
 
 NUM_STAGES = 4  # one per down-sampling point of a ResNet
@@ -60,9 +61,10 @@ def _student_steps(size, data):
     bb = student.backbone
     stages = partition_backbone(bb, None, (3, size, size), 'student')
     opt = sgd(student)
+    inputs = fresh_inputs(data, student.data_preprocessor)
 
     def step(i):
-        x = preprocessed(data, student.data_preprocessor)
+        x = inputs()
         for st in stages[:i]:  # frozen prefix: eval-mode BN
             for b in st.blocks:
                 bb.get_submodule(b).eval()
@@ -98,13 +100,15 @@ def setup(parts, size: int, batch: int, workdir: str) -> dict:
         algo = MODELS.build(dict(type='SSKD', **common)).to(DEVICE)
         assert algo.num_stages == NUM_STAGES
         opt = sgd(algo)
-        x = preprocessed(data, algo.data_preprocessor)
+        inputs = fresh_inputs(data, algo.data_preprocessor)
         s_bb, t_bb = algo.student.backbone, algo.teacher.model.backbone
 
         def floor(i):
-            """The unavoidable work of a stage-i step, written out by hand."""
+            """The unavoidable work of a stage-i step, written out by hand
+            (from the batch, as a step gets a new one each time)."""
             algo.set_phase(i)
             algo.train()
+            x = inputs()
             with torch.no_grad():
                 t = run_blocks(t_bb, algo.teacher_stages[:i + 1], x)
                 s = run_blocks(s_bb, algo.stages[:i], x)
@@ -127,10 +131,10 @@ def setup(parts, size: int, batch: int, workdir: str) -> dict:
         runs['student'] = lambda: [student_step(i) for i in stages]
     if want & ({'teacher'} | {f'teacher{i + 1}' for i in stages}):
         forward = _teacher_forwards(size, ckpt)
-        inputs = preprocessed(data)
+        t_inputs = fresh_inputs(data)
         for i in stages:
-            runs[f'teacher{i + 1}'] = lambda i=i: forward(inputs, i)
-        runs['teacher'] = lambda: [forward(inputs, i) for i in stages]
+            runs[f'teacher{i + 1}'] = lambda i=i: forward(t_inputs(), i)
+        runs['teacher'] = lambda: [forward(t_inputs(), i) for i in stages]
     if 'feature_kd_full' in want:
         multi = MODELS.build(dict(type='SSKD', mode='multi_loss',
                                   **common)).to(DEVICE)

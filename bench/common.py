@@ -319,11 +319,14 @@ def classification_batch(size: int, batch: int) -> dict:
                       for i in range(batch)])
 
 
-def preprocessed(data: dict, preprocessor=None) -> torch.Tensor:
-    """The normalised input tensor, on DEVICE, of a packed batch."""
+def fresh_inputs(data: dict, preprocessor=None) -> Callable[[], object]:
+    """A callable returning the normalised inputs of a packed batch on
+    DEVICE, preprocessed anew at each call: a step gets a new batch each
+    time, and a tensor reused across calls would sit warm in the cache and
+    make a reference part look faster than inside a step."""
     from kd_plugins.models.algorithms.base import build_data_preprocessor
     pre = build_data_preprocessor(preprocessor).to(DEVICE)
-    return pre(data, True)['inputs']
+    return lambda: pre(data, True)['inputs']
 
 
 def distill_rows(label: str, script: str, times: Optional[dict],
