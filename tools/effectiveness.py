@@ -176,6 +176,7 @@ def set_iterations(cfg, iters: int) -> None:
     cfg.train_cfg.max_iters = iters
     cfg.train_cfg.val_interval = iters + 1  # validated once, after training
     cfg.default_hooks.checkpoint.update(interval=iters, by_epoch=False)
+    cfg.default_hooks.logger.interval = max(1, iters // 50)  # the curves
 
 
 def set_sskd_epochs(cfg, iters: int) -> None:
@@ -402,6 +403,52 @@ def _scalars_of(work_dir: str, experiment: str):
     return []
 
 
+def seeds_in_parallel(bench, args) -> None:
+    """Train and evaluate the students of each seed in a child process
+    (this command with ``--seeds S --threads 1``), ``--jobs`` at a time,
+    their progress lines prefixed with the seed. Teachers are trained
+    before; the children find them finished and reuse them."""
+    import threading
+    base = [sys.executable, '-u', osp.join(ROOT, 'tools', 'effectiveness.py'),
+            '--child', '--threads', '1', '--work-dir', bench.wd,
+            '--data', args.data, '--workers', str(args.workers),
+            '--student-iters', str(args.student_iters),
+            '--teacher-iters', str(args.teacher_iters),
+            '--ssl-teacher-iters', str(args.ssl_teacher_iters),
+            '--ft-iters', str(args.ft_iters),
+            '--tsne-per-class', str(args.tsne_per_class)]
+    if args.only:
+        base += ['--only', *args.only]
+    if args.verbose:
+        base.append('--verbose')
+    todo, running, failed = list(args.seeds), [], []
+
+    def relay(proc, seed):
+        for line in proc.stdout:
+            if 'reused' not in line:
+                print(f'[seed {seed}] {line}', end='', flush=True)
+
+    while todo or running:
+        while todo and len(running) < args.jobs:
+            seed = todo.pop(0)
+            bench.log(f'seed {seed}: students in a child process')
+            proc = subprocess.Popen(base + ['--seeds', str(seed)], cwd=ROOT,
+                                    stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+            reader = threading.Thread(target=relay, args=(proc, seed))
+            reader.start()
+            running.append((proc, reader, seed))
+        time.sleep(1)
+        for item in [r for r in running if r[0].poll() is not None]:
+            running.remove(item)
+            item[1].join()
+            if item[0].returncode:
+                failed.append(item[2])
+    if failed:
+        raise SystemExit(f'the students of seed(s) {failed} failed (see '
+                         'their lines above)')
+
+
 # -------------------------------------------------------------- reporting
 def summarise(values):
     values = [v for v in values if v is not None]
@@ -486,7 +533,11 @@ def plot_accuracy(results: dict, plan: dict, out: str) -> None:
         ax.barh(y, means, xerr=errs, color=colours, capsize=3)
         ax.set_yticks(y)
         ax.set_yticklabels(labels, fontsize=8)
-        lo = min(m - e for m, e in zip(means, errs[0]))
+        rand = results['random'][key]['mean']
+        ax.axvline(rand, color='k', linestyle='--', linewidth=1,
+                   label=f'random init ({rand:.1f})')
+        ax.legend(fontsize=8, loc='lower right')
+        lo = min([rand] + [m - e for m, e in zip(means, errs[0])])
         ax.set_xlim(max(0, lo - 5), 100)
         ax.set_xlabel(f'held-out val top-1 (%), {title}')
         ax.grid(axis='x', alpha=0.3)
@@ -514,14 +565,15 @@ def plot_training_curves(results: dict, plan: dict, out: str) -> None:
         ax.set_xlabel('iteration')
         ax.set_yscale('log')
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_lines():
+            ax.legend(fontsize=7)
     axes[0].set_ylabel('training loss (seed of the first run)')
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
 
 
-def machine() -> str:
+def machine(args) -> str:
     import platform
     model = ''
     try:
@@ -531,8 +583,11 @@ def machine() -> str:
     except OSError:
         pass
     import torch
+    how = (f'students in {args.jobs} processes x 1 thread'
+           if args.jobs > 1 and len(args.seeds) > 1 else
+           f'{torch.get_num_threads()} threads')
     return (f'{os.cpu_count()} CPU cores ({model or platform.processor()}), '
-            f'torch {torch.__version__}, {torch.get_num_threads()} threads')
+            f'torch {torch.__version__}, {how}')
 
 
 # ------------------------------------------------------------------ main
@@ -545,12 +600,12 @@ def parse_args(argv=None):
     p.add_argument('--tsne-per-class', type=int, default=100,
                    help='images per class in the KDEP teacher t-SNE')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
-    p.add_argument('--student-iters', type=int, default=1000)
-    p.add_argument('--teacher-iters', type=int, default=1000,
+    p.add_argument('--student-iters', type=int, default=800)
+    p.add_argument('--teacher-iters', type=int, default=800,
                    help='steps of the supervised teacher')
-    p.add_argument('--ssl-teacher-iters', type=int, default=1000,
+    p.add_argument('--ssl-teacher-iters', type=int, default=800,
                    help='steps of the MoCo-v2 and BYOL teachers')
-    p.add_argument('--ft-iters', type=int, default=300)
+    p.add_argument('--ft-iters', type=int, default=200)
     p.add_argument('--workers', type=int, default=0,
                    help='dataloader workers (0: load in the main process, '
                    'the fastest on 2 cores for 28x28 digits)')
@@ -561,6 +616,11 @@ def parse_args(argv=None):
                    'many times over (measured 26x on 2 busy cores)')
     p.add_argument('--only', nargs='+', help='student runs to do (default: '
                    'all); their teachers and baselines are added')
+    p.add_argument('--jobs', type=int, default=1,
+                   help='seeds trained at once, each in its own process '
+                   'with one thread (2 on 2 cores: tiny networks use two '
+                   'cores better as two processes than as two threads)')
+    p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--fresh', action='store_true',
                    help='retrain everything instead of reusing results')
     p.add_argument('--verbose', action='store_true',
@@ -586,6 +646,8 @@ def main(argv=None):
         os.environ['OMP_NUM_THREADS'] = str(args.threads)  # for the tools
     bench = Bench(args)
     wd = bench.wd
+    if args.fresh and not args.child and osp.isdir(wd):
+        shutil.rmtree(wd)  # nothing of an earlier run is reused
     data = args.data
     if not osp.isdir(data):
         bench.tool('MNIST-5k image folders', ['tools/prepare_mnist5k.py',
@@ -641,6 +703,8 @@ def main(argv=None):
                         osp.join(wd, 'kdep_teacher_tsne.png'))
 
     # 2-3. students, every seed, then their backbones
+    if args.jobs > 1 and len(args.seeds) > 1 and not args.child:
+        seeds_in_parallel(bench, args)  # the loop below then reuses them
     per_seed = {n: [] for n in plan}
     total = len(plan) * len(args.seeds)
     k = 0
@@ -657,6 +721,8 @@ def main(argv=None):
             per_seed[name].append(dict(tr, **ev))
         ev = bench.evaluate(f'seed{seed}/random', None, '', seed)
         per_seed.setdefault('random', []).append(ev)
+    if args.child:
+        return
     for name, rows in per_seed.items():
         summary = {key: summarise([r.get(key) for r in rows])
                    for key in ('knn', 'probe', 'finetune', 'top1')}
@@ -672,7 +738,7 @@ def main(argv=None):
     meta = dict(seeds=args.seeds, student_iters=args.student_iters,
                 ft_iters=args.ft_iters, teacher_iters=args.teacher_iters,
                 ssl_teacher_iters=args.ssl_teacher_iters,
-                minutes=(time.time() - bench.t0) / 60, machine=machine())
+                minutes=(time.time() - bench.t0) / 60, machine=machine(args))
     results['meta'] = meta
     text = tables(results, plan, args.seeds, meta)
     with open(osp.join(wd, 'results.json'), 'w') as f:
