@@ -99,11 +99,12 @@ def test_unknown_run_is_refused(tmp_path):
 
 def test_whole_command_on_a_small_split(tmp_path, mnist_root):
     """KDEP, its teacher and its baseline through the real command, a few
-    steps each; a second call reuses every finished run."""
+    steps each, two seeds in two processes; a second call reuses every
+    finished run."""
     wd = tmp_path / 'eff'
     args = [PY, 'tools/effectiveness.py', '--only', 'kdep', '--data',
-            mnist_root, '--work-dir', str(wd), '--seeds', '0', '--threads',
-            '1', '--teacher-iters', '6', '--student-iters', '6',
+            mnist_root, '--work-dir', str(wd), '--seeds', '0', '1', '--jobs',
+            '2', '--teacher-iters', '6', '--student-iters', '6',
             '--ft-iters', '3', '--tsne-per-class', '10']
     out = run_tool(args)
     results = json.loads((wd / 'results.json').read_text())
@@ -112,10 +113,12 @@ def test_whole_command_on_a_small_split(tmp_path, mnist_root):
     for name, row in results['students'].items():
         for key in ('knn', 'probe', 'finetune'):
             assert 0.0 <= row[key]['mean'] <= 100.0, (name, key)
-            assert row[key]['n'] == 1
+            assert row[key]['n'] == 2
+            assert row[key]['min'] <= row[key]['mean'] <= row[key]['max']
         assert row['scalars'], name  # training losses for the curves
     assert results['students']['supervised']['top1']['mean'] >= 0.0
-    assert results['random']['probe']['n'] == 1
+    assert results['random']['probe']['n'] == 2
+    assert '[seed 1]' in out  # the second seed's process reported
     for png in ('curves.png', 'kdep_teacher_tsne.png'):
         assert os.path.getsize(wd / png) > 1000
     table = (wd / 'results.md').read_text()

@@ -616,7 +616,7 @@ def parse_args(argv=None):
                    'many times over (measured 26x on 2 busy cores)')
     p.add_argument('--only', nargs='+', help='student runs to do (default: '
                    'all); their teachers and baselines are added')
-    p.add_argument('--jobs', type=int, default=1,
+    p.add_argument('--jobs', type=int, default=2,
                    help='seeds trained at once, each in its own process '
                    'with one thread (2 on 2 cores: tiny networks use two '
                    'cores better as two processes than as two threads)')
