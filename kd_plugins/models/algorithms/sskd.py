@@ -228,8 +228,11 @@ class SSKD(BaseDistiller):
             return self.student.head.loss(feats, data_samples)
         last = self.num_stages - 1 if self.mode == 'multi_loss' \
             else self._phase
-        s_feats = self._student_prefix.run(inputs, last)
+        # Teacher first: its activations are freed at once, and the student's
+        # backward then follows its own forward with no other pass between
+        # them (the two are independent; the losses do not change).
         t_feats = self.teacher.run(self._teacher_prefix.run, inputs, last)
+        s_feats = self._student_prefix.run(inputs, last)
         losses = {}
         for i in self._trainable_stages():
             losses[f'loss_stage{i + 1}'] = self._stage_loss(
