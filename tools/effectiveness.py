@@ -403,11 +403,11 @@ def _scalars_of(work_dir: str, experiment: str):
     return []
 
 
-def seeds_in_parallel(bench, args) -> None:
-    """Train and evaluate the students of each seed in a child process
-    (this command with ``--seeds S --threads 1``), ``--jobs`` at a time,
-    their progress lines prefixed with the seed. Teachers are trained
-    before; the children find them finished and reuse them."""
+def in_parallel(bench, args, parts: dict) -> None:
+    """Run ``parts`` (tag -> extra arguments of this command) as child
+    processes with one thread each, ``--jobs`` at a time, their progress
+    lines prefixed with the tag. Each child leaves its finished runs in the
+    work dir; this process then finds them there and reuses them."""
     import threading
     base = [sys.executable, '-u', osp.join(ROOT, 'tools', 'effectiveness.py'),
             '--child', '--threads', '1', '--work-dir', bench.wd,
@@ -421,23 +421,23 @@ def seeds_in_parallel(bench, args) -> None:
         base += ['--only', *args.only]
     if args.verbose:
         base.append('--verbose')
-    todo, running, failed = list(args.seeds), [], []
+    todo, running, failed = list(parts), [], []
 
-    def relay(proc, seed):
+    def relay(proc, tag):
         for line in proc.stdout:
             if 'reused' not in line:
-                print(f'[seed {seed}] {line}', end='', flush=True)
+                print(f'[{tag}] {line}', end='', flush=True)
 
     while todo or running:
         while todo and len(running) < args.jobs:
-            seed = todo.pop(0)
-            bench.log(f'seed {seed}: students in a child process')
-            proc = subprocess.Popen(base + ['--seeds', str(seed)], cwd=ROOT,
+            tag = todo.pop(0)
+            bench.log(f'{tag}: in a child process')
+            proc = subprocess.Popen(base + parts[tag], cwd=ROOT,
                                     stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
-            reader = threading.Thread(target=relay, args=(proc, seed))
+            reader = threading.Thread(target=relay, args=(proc, tag))
             reader.start()
-            running.append((proc, reader, seed))
+            running.append((proc, reader, tag))
         time.sleep(1)
         for item in [r for r in running if r[0].poll() is not None]:
             running.remove(item)
@@ -445,8 +445,8 @@ def seeds_in_parallel(bench, args) -> None:
             if item[0].returncode:
                 failed.append(item[2])
     if failed:
-        raise SystemExit(f'the students of seed(s) {failed} failed (see '
-                         'their lines above)')
+        raise SystemExit(f'{", ".join(failed)} failed (see the lines '
+                         'above)')
 
 
 # -------------------------------------------------------------- reporting
@@ -583,9 +583,8 @@ def machine(args) -> str:
     except OSError:
         pass
     import torch
-    how = (f'students in {args.jobs} processes x 1 thread'
-           if args.jobs > 1 and len(args.seeds) > 1 else
-           f'{torch.get_num_threads()} threads')
+    how = (f'up to {args.jobs} processes x 1 thread' if args.jobs > 1
+           else f'{torch.get_num_threads()} threads')
     return (f'{os.cpu_count()} CPU cores ({model or platform.processor()}), '
             f'torch {torch.__version__}, {how}')
 
@@ -610,7 +609,8 @@ def parse_args(argv=None):
                    help='dataloader workers (0: load in the main process, '
                    'the fastest on 2 cores for 28x28 digits)')
     p.add_argument('--threads', type=int, default=0,
-                   help='torch threads (0: torch default, one per core). '
+                   help='torch threads (0: 1 with --jobs > 1, else torch\'s '
+                   'default, one per core). '
                    'Use 1 on a machine shared with other jobs: tiny '
                    'networks with more threads than free cores slow down '
                    'many times over (measured 26x on 2 busy cores)')
@@ -621,6 +621,7 @@ def parse_args(argv=None):
                    'with one thread (2 on 2 cores: tiny networks use two '
                    'cores better as two processes than as two threads)')
     p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
+    p.add_argument('--teacher', help=argparse.SUPPRESS)  # train only it
     p.add_argument('--fresh', action='store_true',
                    help='retrain everything instead of reusing results')
     p.add_argument('--verbose', action='store_true',
@@ -641,6 +642,8 @@ def main(argv=None):
     import torch
 
     import kd_plugins  # noqa: F401  (registrations, checkpoint fix)
+    if args.jobs > 1 and not args.threads:
+        args.threads = 1  # the rest of the command runs beside a child
     if args.threads:
         torch.set_num_threads(args.threads)
         os.environ['OMP_NUM_THREADS'] = str(args.threads)  # for the tools
@@ -666,8 +669,12 @@ def main(argv=None):
 
     # 1. teachers (seed 0)
     ckpts = {}
+    wanted = [n for n in teachers(args) if n in needed]
+    if args.jobs > 1 and len(wanted) > 1 and not args.child:
+        in_parallel(bench, args, {f'teacher {n}': ['--teacher', n]
+                                  for n in wanted})
     for name, (config, iters, prefix) in teachers(args).items():
-        if name not in needed:
+        if name not in needed or (args.teacher and name != args.teacher):
             continue
         run = bench.train(f'teacher_{name}', config, lambda c, _: c, iters, 0)
         ckpts[name] = run['ckpt']
@@ -676,6 +683,8 @@ def main(argv=None):
         results['teachers'][name] = dict(iters=iters, top1=run['top1'],
                                          knn=ev['knn'], probe=ev['probe'],
                                          seconds=run['seconds'])
+    if args.teacher:
+        return
     # teacher-side preparation: SSLD's mined unlabeled list, KDEP's basis
     # and teacher report (t-SNE)
     if 'ssld' in plan:
@@ -704,7 +713,8 @@ def main(argv=None):
 
     # 2-3. students, every seed, then their backbones
     if args.jobs > 1 and len(args.seeds) > 1 and not args.child:
-        seeds_in_parallel(bench, args)  # the loop below then reuses them
+        in_parallel(bench, args, {f'seed {s}': ['--seeds', str(s)]
+                                  for s in args.seeds})
     per_seed = {n: [] for n in plan}
     total = len(plan) * len(args.seeds)
     k = 0
