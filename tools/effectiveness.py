@@ -174,6 +174,11 @@ def set_iterations(cfg, iters: int) -> None:
                 1, round(s.T_max * iters / old))
         prev_end = (end, s.end)
     cfg.train_cfg.max_iters = iters
+    # mmengine's iteration loop sleeps 2 s whenever a finite sampler runs
+    # out (mmengine/runner/loops.py, "Prevent possible deadlock"): with
+    # 1,000 digits that is every 32 steps, half of a run's time here
+    cfg.train_dataloader.sampler = dict(type='InfiniteSampler',
+                                        shuffle=True)
     cfg.train_cfg.val_interval = iters + 1  # validated once, after training
     cfg.default_hooks.checkpoint.update(interval=iters, by_epoch=False)
     cfg.default_hooks.logger.interval = max(1, iters // 50)  # the curves
