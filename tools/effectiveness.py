@@ -568,7 +568,8 @@ def plot_training_curves(results: dict, plan: dict, out: str) -> None:
                 ax.plot(steps, loss, label=r['label'], linewidth=1)
         ax.set_title(g if g != 'labels' else 'supervised baseline')
         ax.set_xlabel('iteration')
-        ax.set_yscale('log')
+        if all(y > 0 for line in ax.get_lines() for y in line.get_ydata()):
+            ax.set_yscale('log')  # BYOL's loss is a negative cosine
         ax.grid(alpha=0.3)
         if ax.get_lines():
             ax.legend(fontsize=7)
