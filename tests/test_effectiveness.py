@@ -126,3 +126,15 @@ def test_whole_command_on_a_small_split(tmp_path, mnist_root):
     again = run_tool(args)
     assert again.count('reused') >= 4
     assert 'training' not in again  # nothing retrained
+
+
+def test_data_is_written_into_a_missing_folder(tmp_path):
+    """The first step of a clean clone: the digits do not exist yet."""
+    out = tmp_path / 'mnist'
+    bench = eff.Bench(eff.parse_args(['--work-dir', str(tmp_path / 'w')]))
+    bench.tool('MNIST-5k image folders', [
+        'tools/prepare_mnist5k.py', '--out', str(out), '--val-per-class',
+        '1', '--train-per-class', '1', '--unlabeled-per-class', '1'],
+        str(out))
+    assert {'train', 'unlabeled', 'val'} <= set(os.listdir(out))
+    assert (tmp_path / 'w' / 'tools' / 'mnist.console.log').is_file()

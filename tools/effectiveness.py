@@ -359,9 +359,10 @@ class Bench:
             self.log(f'{what}: reused {osp.relpath(out, ROOT)}')
             return
         self.log(f'{what}: {" ".join(cmd)}')
-        out_dir = osp.dirname(out) if osp.splitext(out)[1] else out
-        os.makedirs(out_dir, exist_ok=True)
-        log = osp.join(out_dir, osp.basename(out) + '.console.log')
+        # the log goes beside the runs, never into ``out`` (a tool may
+        # refuse to write into a folder that already exists)
+        os.makedirs(osp.join(self.wd, 'tools'), exist_ok=True)
+        log = osp.join(self.wd, 'tools', osp.basename(out) + '.console.log')
         with open(log, 'a') as f:
             done = subprocess.run([sys.executable, *cmd], cwd=ROOT,
                                   stdout=None if self.a.verbose else f,
@@ -661,17 +662,18 @@ def main(argv=None):
     wd = bench.wd
     if args.fresh and not args.child and osp.isdir(wd):
         shutil.rmtree(wd)  # nothing of an earlier run is reused
-    data = args.data
-    if not osp.isdir(data):
-        bench.tool('MNIST-5k image folders', ['tools/prepare_mnist5k.py',
-                                              '--out', data], data)
-    on_data = ['--cfg-options', f'train_dataloader.dataset.data_root={data}']
     plan = students(wd)
     if args.only:
         unknown = sorted(set(args.only) - set(plan))
         if unknown:
             raise SystemExit(f'--only: no run named {unknown}; runs: '
                              f'{", ".join(plan)}')
+    data = args.data
+    if not osp.isdir(data):
+        bench.tool('MNIST-5k image folders', ['tools/prepare_mnist5k.py',
+                                              '--out', data], data)
+    on_data = ['--cfg-options', f'train_dataloader.dataset.data_root={data}']
+    if args.only:
         keep = set(args.only) | {plan[n].get('baseline') for n in args.only}
         plan = {n: r for n, r in plan.items() if n in keep}
     needed = {r.get('teacher') for r in plan.values()} - {None}
