@@ -628,9 +628,10 @@ def parse_args(argv=None):
     p.add_argument('--only', nargs='+', help='student runs to do (default: '
                    'all); their teachers and baselines are added')
     p.add_argument('--jobs', type=int, default=2,
-                   help='seeds trained at once, each in its own process '
-                   'with one thread (2 on 2 cores: tiny networks use two '
-                   'cores better as two processes than as two threads)')
+                   help='teachers, then seeds, trained at once, each in its '
+                   'own process with one thread (2 on 2 cores: tiny '
+                   'networks use two cores better as two processes than '
+                   'as two threads)')
     p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--teacher', help=argparse.SUPPRESS)  # train only it
     p.add_argument('--fresh', action='store_true',
@@ -638,7 +639,8 @@ def parse_args(argv=None):
     p.add_argument('--verbose', action='store_true',
                    help="mmengine's full console output (config dumps, a "
                    "line every 50 steps) instead of one line per run; it "
-                   "is always in each run's console.log")
+                   "is always in <work-dir>/console.log and each run's "
+                   "own log file")
     args = p.parse_args(argv)
     for key in ('student_iters', 'teacher_iters', 'ssl_teacher_iters',
                 'ft_iters'):
