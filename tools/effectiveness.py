@@ -297,7 +297,7 @@ class Bench:
         del runner
         result = dict(settings=settings, ckpt=ckpt, top1=top1,
                       seconds=time.time() - t,
-                      scalars=_scalars_of(work_dir, cfg.experiment_name))
+                      scalars=_losses_of(work_dir))
         self.log(f'{name}: done in {result["seconds"]:.0f} s'
                  + ('' if top1 is None else f', own head {top1:.2f}'))
         return self.save(osp.join(work_dir, 'result.json'), result)
@@ -397,20 +397,10 @@ class Bench:
                 f.flush()
 
 
-def _scalars_of(work_dir: str, experiment: str):
-    """Training losses of the run (mmengine's vis_data/scalars.json)."""
-    for root, _, files in os.walk(work_dir):
-        if 'scalars.json' in files and 'vis_data' in root:
-            path = osp.join(root, 'scalars.json')
-            rows = []
-            with open(path) as f:
-                for line in f:
-                    rec = json.loads(line)
-                    if 'loss' in rec and 'iter' in rec:
-                        rows.append([rec['iter'], rec['loss']])
-            if rows:
-                return rows
-    return []
+def _losses_of(work_dir: str) -> list:
+    """The run's logged training loss: [(iteration, loss), ...]."""
+    from kd_plugins.visualization.curves import find_scalars, read_curves
+    return read_curves(find_scalars(work_dir), ['loss'])['loss']
 
 
 def in_parallel(bench, args, parts: dict) -> None:
