@@ -4,7 +4,8 @@ The flags are mmpretrain's, with the same meaning. What this adds to
 mmpretrain's tools: it imports kd_plugins (registering every component and the
 checkpoint-loading fix) and, on a machine without a GPU, prepares the gloo
 process group for ``--launcher pytorch`` (see
-:mod:`kd_plugins.compat.cpu_distributed`).
+:mod:`kd_plugins.compat.cpu_distributed`), and ends a distributed run
+cleanly (:func:`finish_distributed_run`).
 """
 import argparse
 import os
@@ -14,6 +15,8 @@ from copy import deepcopy
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
+# finish_distributed_run: the tools end a --launcher run with it
+from kd_plugins.compat import finish_distributed_run  # noqa: F401
 from kd_plugins.compat import setup_cpu_distributed
 
 

@@ -1,5 +1,9 @@
 """The workarounds in kd_plugins.compat, checked against the real stack."""
+import os
+import os.path as osp
 import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -8,7 +12,9 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import kd_plugins  # noqa: F401  (applies the checkpoint allow-list)
-from kd_plugins.compat import setup_cpu_distributed
+from kd_plugins.compat import finish_distributed_run, setup_cpu_distributed
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def test_mmengine_checkpoint_content_loads_weights_only(tmp_path):
@@ -57,3 +63,36 @@ def test_cpu_distributed_needs_torchrun_environment(monkeypatch):
     monkeypatch.delenv('WORLD_SIZE', raising=False)
     with pytest.raises(RuntimeError, match='dist_train.sh'):
         setup_cpu_distributed(Config(dict()), 'pytorch')
+
+
+
+def test_finish_distributed_run_is_a_no_op_without_a_group():
+    finish_distributed_run()  # returns: nothing to end
+
+
+def test_finish_distributed_run_ends_a_gloo_run_cleanly(tmp_path):
+    """tools/train.py, test.py and downstream_train.py end with it: the group
+    is destroyed, logs and streams are flushed, and the process leaves with
+    status 0 before Python's shutdown (where gloo can abort it)."""
+    script = tmp_path / 'run.py'
+    script.write_text(f"""
+import logging, sys
+import torch.distributed as dist
+from kd_plugins.compat import finish_distributed_run
+log = logging.getLogger('run')
+log.addHandler(logging.FileHandler({str(tmp_path / 'run.log')!r}))
+log.warning('logged before the end')
+dist.init_process_group('gloo', init_method='file://{tmp_path}/store',
+                        rank=0, world_size=1)
+sys.stdout.write('printed before the end')  # no newline: still buffered
+finish_distributed_run()
+print('not reached')
+""")
+    proc = subprocess.run([sys.executable, str(script)], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 0, proc.stdout
+    assert 'printed before the end' in proc.stdout
+    assert 'not reached' not in proc.stdout
+    assert (tmp_path / 'run.log').read_text() == 'logged before the end\n'

@@ -19,7 +19,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 
 import kd_plugins  # noqa: F401  (checkpoint-loading fix, registrations)
-from kd_plugins.cli import build_runner
+from kd_plugins.cli import build_runner, finish_distributed_run
 from kd_plugins.downstream.made_data import apply_made_data
 
 
@@ -70,8 +70,8 @@ def main():
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    runner = build_runner(cfg)
-    runner.train()
+    build_runner(cfg).train()
+    finish_distributed_run()
 
 
 if __name__ == '__main__':

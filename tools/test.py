@@ -10,7 +10,8 @@ from mmengine.evaluator import DumpResults
 
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
 from kd_plugins.cli import (add_common_args, apply_dataloader_defaults,
-                            build_runner, finish_args, load_config)
+                            build_runner, finish_args, load_config,
+                            finish_distributed_run)
 
 
 def parse_args():
@@ -43,6 +44,7 @@ def main():
     metrics = runner.test()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
+    finish_distributed_run()
 
 
 if __name__ == '__main__':

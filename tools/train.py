@@ -9,7 +9,8 @@ import argparse
 
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
 from kd_plugins.cli import (add_common_args, apply_dataloader_defaults,
-                            build_runner, finish_args, load_config)
+                            build_runner, finish_args, load_config,
+                            finish_distributed_run)
 
 
 def parse_args():
@@ -59,8 +60,8 @@ def merge_args(cfg, args):
 def main():
     args = parse_args()
     cfg = merge_args(load_config(args), args)
-    runner = build_runner(cfg)
-    runner.train()
+    build_runner(cfg).train()
+    finish_distributed_run()
 
 
 if __name__ == '__main__':
