@@ -65,8 +65,9 @@ def finish_distributed_run() -> None:
     its group, 1 in 40 with a barrier first, none in 40 with this function;
     ``tools/dist_train.sh`` on the embedded SSLD config aborted in a CI run
     without any of it, in 4 of 44 runs that only destroyed the group, and in
-    none of 20 with it (pytorch/pytorch#190489, #179291). Logs and standard streams are
-    flushed first; nothing in mmengine or mmpretrain registers ``atexit``.
+    none of 20 with it (pytorch/pytorch#190489, #179291). Logs and
+    standard streams are flushed first; nothing in mmengine or mmpretrain
+    registers ``atexit``.
     """
     if not (dist.is_available() and dist.is_initialized()):
         return
