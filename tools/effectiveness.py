@@ -655,19 +655,18 @@ def main(argv=None):
     if args.fresh and not args.child and osp.isdir(wd):
         shutil.rmtree(wd)  # nothing of an earlier run is reused
     plan = students(wd)
-    if args.only:
+    if args.only:  # checked before anything runs
         unknown = sorted(set(args.only) - set(plan))
         if unknown:
             raise SystemExit(f'--only: no run named {unknown}; runs: '
                              f'{", ".join(plan)}')
+        keep = set(args.only) | {plan[n].get('baseline') for n in args.only}
+        plan = {n: r for n, r in plan.items() if n in keep}
     data = args.data
     if not osp.isdir(data):
         bench.tool('MNIST-5k image folders', ['tools/prepare_mnist5k.py',
                                               '--out', data], data)
     on_data = ['--cfg-options', f'train_dataloader.dataset.data_root={data}']
-    if args.only:
-        keep = set(args.only) | {plan[n].get('baseline') for n in args.only}
-        plan = {n: r for n, r in plan.items() if n in keep}
     needed = {r.get('teacher') for r in plan.values()} - {None}
     results = dict(teachers={}, students={}, random={})
 
