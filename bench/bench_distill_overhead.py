@@ -27,7 +27,7 @@ import os
 import torch
 
 import kd_plugins  # noqa: F401
-from kd_plugins.models.teacher import build_frozen_teacher
+from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.registry import MODELS
 
 # bench/ is on sys.path

@@ -41,14 +41,14 @@ from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader, Dataset
 
 import kd_plugins  # noqa: F401
-from kd_plugins.models.algorithms.base import build_data_preprocessor
-from kd_plugins.models.kdep import StreamingBasis, save_basis
-from kd_plugins.models.kdep.basis import load_basis
-from kd_plugins.models.kdep.pre_relu import (PreReLUTap, backbone_of,
+from kd_plugins.core.distiller import build_data_preprocessor
+from kd_plugins.methods.kdep import StreamingBasis, save_basis
+from kd_plugins.methods.kdep.basis import load_basis
+from kd_plugins.methods.kdep.pre_relu import (PreReLUTap, backbone_of,
                                              global_avg_pool)
-from kd_plugins.models.kdep.svd_projection import svd_project
-from kd_plugins.models.kdep.teacher_pass import compute_kdep_basis
-from kd_plugins.models.teacher import build_frozen_teacher
+from kd_plugins.methods.kdep.svd_projection import svd_project
+from kd_plugins.methods.kdep.teacher_pass import compute_kdep_basis
+from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.registry import MODELS
 
 import common  # noqa: E402

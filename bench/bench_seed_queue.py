@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from mmengine.registry import DefaultScope
 
 import kd_plugins  # noqa: F401
-from kd_plugins.models.seed.teacher_ckpt import build_seed_teacher
+from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.registry import MODELS
 
 from common import (DEVICE, classification_batch, distill_rows,  # noqa: E402
@@ -87,8 +87,8 @@ def setup(parts, size: int, batch: int, workdir: str) -> dict:
                     F.normalize(student(x), dim=1).mean())
             runs['student'] = student_step
         if 'teacher' in parts:
-            teacher = build_seed_teacher(encoder(50, 2048), ckpt, 'eval', '',
-                                         None).to(DEVICE)
+            teacher = build_frozen_teacher(encoder(50, 2048), ckpt,
+                                           'eval').to(DEVICE)
             inputs = fresh_inputs(data)
             runs['teacher'] = lambda: F.normalize(
                 teacher(inputs(), mode='tensor'), dim=1)

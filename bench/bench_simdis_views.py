@@ -35,12 +35,12 @@ from mmengine.config import Config
 from mmpretrain.structures import DataSample
 
 import kd_plugins  # noqa: F401
-from kd_plugins.models.simdis.base import _build_preprocessor
-from kd_plugins.models.simdis.byol_pair import (online_encoder, predict,
+from kd_plugins.methods.simdis.byol_pair import (online_encoder, predict,
                                                 project, target_encoder)
-from kd_plugins.models.simdis.loss import normalized_mse
-from kd_plugins.models.simdis.simdis import project_frozen
-from kd_plugins.models.teacher import build_frozen_teacher
+from kd_plugins.methods.simdis.loss import normalized_mse
+from kd_plugins.methods.simdis.simdis import project_frozen
+from kd_plugins.core.teacher import build_frozen_teacher
+from kd_plugins.core.distiller import build_data_preprocessor
 from kd_plugins.registry import MODELS
 
 from common import (DEVICE, distill_rows, interleaved_rounds,  # noqa: E402
@@ -89,7 +89,8 @@ def setup(parts, size: int, batch: int, workdir: str) -> dict:
             online = _algo(Config.fromfile(CFG.format(k)).model)
             opt_k = sgd(online)
             runs[k] = lambda a=online, o=opt_k: a.train_step(data, o)
-    pre = _build_preprocessor(off.get('data_preprocessor')).to(DEVICE)
+    pre = build_data_preprocessor(off.get('data_preprocessor'),
+                                  'SelfSupDataPreprocessor').to(DEVICE)
     if 'student' in parts:
         student = MODELS.build(off.student).to(DEVICE)
         student.init_weights()

@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 
 import kd_plugins  # noqa: F401
-from kd_plugins.models.stages import partition_backbone
-from kd_plugins.models.teacher import build_frozen_teacher
+from kd_plugins.methods.sskd import partition_backbone
+from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.registry import MODELS
 
 # bench/ is on sys.path

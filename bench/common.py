@@ -324,7 +324,7 @@ def fresh_inputs(data: dict, preprocessor=None) -> Callable[[], object]:
     DEVICE, preprocessed anew at each call: a step gets a new batch each
     time, and a tensor reused across calls would sit warm in the cache and
     make a reference part look faster than inside a step."""
-    from kd_plugins.models.algorithms.base import build_data_preprocessor
+    from kd_plugins.core.distiller import build_data_preprocessor
     pre = build_data_preprocessor(preprocessor).to(DEVICE)
     return lambda: pre(data, True)['inputs']
 

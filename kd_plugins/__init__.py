@@ -13,6 +13,6 @@ allow_mmengine_checkpoints()
 # a parent does not import the parent's modules, so register them up front.
 register_all_modules(init_default_scope=False)
 
-from . import datasets, downstream, engine, models  # noqa: E402,F401  (registration)
+from . import core, datasets, downstream, methods  # noqa: E402,F401  (registration)
 
 __version__ = '0.1.0'

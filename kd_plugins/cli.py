@@ -11,6 +11,7 @@ import argparse
 import os
 import os.path as osp
 from copy import deepcopy
+from typing import Optional
 
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
@@ -45,9 +46,31 @@ def finish_args(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
+def renamed_config(path: str) -> Optional[str]:
+    """The new path of a config renamed in ``configs/renamed.txt``."""
+    table = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                     'configs', 'renamed.txt')
+    if not osp.isfile(table):
+        return None
+    wanted = osp.normpath(path)
+    with open(table) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2 and not line.startswith('#') and \
+                    wanted.endswith(osp.normpath(parts[0])):
+                return wanted[:-len(osp.normpath(parts[0]))] + parts[1]
+    return None
+
+
 def load_config(args: argparse.Namespace) -> Config:
     if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file {args.config!r} does not exist')
+        new = renamed_config(args.config)
+        if new is None or not osp.isfile(new):
+            raise FileNotFoundError(
+                f'config file {args.config!r} does not exist')
+        print(f'config {args.config} was renamed to {new}; using it (its '
+              'default work_dir follows the new name).', flush=True)
+        args.config = new
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     # work_dir: command line > config file > ./work_dirs/<config name>

@@ -21,28 +21,19 @@ file is on this machine), ``student`` (what the keys
 describe), ``source`` and ``source_sha256`` (the distillation checkpoint),
 ``target`` and ``dropped_keys``.
 """
-import hashlib
 import os
 import os.path as osp
 from typing import Dict, Optional
 
 import torch
 from mmengine.config import Config
-from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor
+
+from kd_plugins.core.checkpoint import read_checkpoint, sha256_file
 
 STUDENT_PREFIX = 'student.'
 BACKBONE = 'backbone.'
 TEACHER_PREFIX = 'teacher.'
-
-
-def sha256_of(path: str, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            h.update(block)
-    return h.hexdigest()
 
 
 def student_backbone_state(state: Dict[str, Tensor],
@@ -110,7 +101,7 @@ def provenance(ckpt: dict) -> Dict[str, str]:
         ckpt_path = model.get('teacher_ckpt', '')
         out['teacher'] = f'{_arch(teacher)} from {ckpt_path}'.strip()
         if ckpt_path and osp.isfile(ckpt_path):  # the teacher file, if here
-            out['teacher_sha256'] = sha256_of(ckpt_path)
+            out['teacher_sha256'] = sha256_file(ckpt_path)
     return out
 
 
@@ -159,10 +150,7 @@ def export_backbone(checkpoint: str, out_file: str,
                                                    map_state_to_target)
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt)
-    state = {k[len('module.'):] if k.startswith('module.') else k: v
-             for k, v in state.items()}
+    state, ckpt = read_checkpoint(checkpoint)
     backbone = student_backbone_state(state, student_prefix)
     student_desc = describe(backbone)
     target_state, target_desc = _target_state(backbone, target, config)
@@ -173,7 +161,7 @@ def export_backbone(checkpoint: str, out_file: str,
     info = provenance(ckpt)
     meta = dict(
         source=source_note or osp.abspath(checkpoint),
-        source_sha256=sha256_of(checkpoint),
+        source_sha256=sha256_file(checkpoint),
         method=method or info['method'],
         teacher=teacher or info['teacher'],
         teacher_sha256=info['teacher_sha256'],

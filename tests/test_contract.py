@@ -12,7 +12,7 @@ from test_simdis import check_simdis, online_cfg, simdis_cfg
 from mmengine.optim import OptimWrapper
 from mmpretrain.structures import DataSample
 
-from kd_plugins.models.kdep import PreReLUTap, StreamingBasis, save_basis
+from kd_plugins.methods.kdep import PreReLUTap, StreamingBasis, save_basis
 from kd_plugins.registry import MODELS
 from test_seed import (check_seed_head, check_seed_loss,
                        check_seed_queue, contract_seed_cfgs)

@@ -4,7 +4,8 @@ import os.path as osp
 
 import pytest
 
-from kd_plugins.datasets import LabeledUnlabeledDataset, UnlabeledImageFolder
+from kd_plugins.datasets import UnlabeledImageFolder
+from kd_plugins.methods.ssld import LabeledUnlabeledDataset
 from kd_plugins.registry import DATASETS
 
 PIPE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]

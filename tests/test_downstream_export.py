@@ -21,7 +21,7 @@ FRCNN_R18 = osp.join(DOWNSTREAM, 'mmdet',
 DEEPLAB_R18 = osp.join(
     DOWNSTREAM, 'mmseg',
     'deeplabv3plus_r18-distilled-d8_4xb2-80k_cityscapes-512x1024.py')
-SSLD_R18 = osp.join(ROOT, 'configs', 'ssld', 'r18_r34_imagenet.py')
+SSLD_R18 = osp.join(ROOT, 'configs', 'ssld', 'ssld_r18_r34_imagenet.py')
 
 
 def randomise_bn(module, seed=0):

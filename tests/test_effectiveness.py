@@ -51,7 +51,7 @@ def test_ssld_ablation_differs_only_in_its_data(tmp_path):
 @pytest.mark.parametrize('iters', [7, 250, 3000])
 def test_set_iterations_scales_the_schedule(iters):
     cfg = Config.fromfile(osp.join(
-        ROOT, 'configs/seed/mocov2_r18w16_mnist5k_teacher.py'))
+        ROOT, 'configs/seed/mocov2_r18w16_mnist5k.py'))
     eff.set_iterations(cfg, iters)
     assert cfg.train_cfg.max_iters == iters
     assert cfg.default_hooks.checkpoint.interval == iters
@@ -61,9 +61,9 @@ def test_set_iterations_scales_the_schedule(iters):
 
 
 def test_sskd_epochs_match_the_stage_hook(mnist_root):
-    from kd_plugins.engine.sskd_stage_hook import SSKDStageHook
+    from kd_plugins.methods.sskd.stage_hook import SSKDStageHook
     cfg = Config.fromfile(osp.join(ROOT,
-                                   'configs/sskd/r18w8_r18w16_mnist5k.py'))
+                                   'configs/sskd/sskd_r18w8_r18w16_mnist5k.py'))
     eff.retarget(cfg, mnist_root)
     eff.set_iterations(cfg, 40)  # 100 images, batch 32: 4 steps per epoch
     spec = dict(next(h for h in cfg.custom_hooks

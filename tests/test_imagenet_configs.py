@@ -62,8 +62,8 @@ def teacher_ckpt(cfg_file, tmp_path):
     return save_random_weights(cfg.model.teacher, str(tmp_path / 't.pth'))
 
 
-@pytest.mark.parametrize('cfg_file', ['configs/ssld/r18_r34_imagenet.py',
-                                      'configs/ssld/mbv3l_r50d_imagenet.py'])
+@pytest.mark.parametrize('cfg_file', ['configs/ssld/ssld_r18_r34_imagenet.py',
+                                      'configs/ssld/ssld_mbv3l_r50d_imagenet.py'])
 def test_ssld_imagenet_config(cfg_file, imagenet_root, tmp_path):
     ckpt = teacher_ckpt(cfg_file, tmp_path)
     out = run_tool([
@@ -80,7 +80,7 @@ def test_ssld_imagenet_config(cfg_file, imagenet_root, tmp_path):
 
 
 def test_sskd_imagenet_config(imagenet_root, tmp_path):
-    cfg_file = 'configs/sskd/r18_r34_imagenet.py'
+    cfg_file = 'configs/sskd/sskd_r18_r34_imagenet.py'
     ckpt = teacher_ckpt(cfg_file, tmp_path)
     out = run_tool([
         PY, 'tools/train.py', cfg_file, '--work-dir', str(tmp_path / 'wd'),
@@ -95,7 +95,7 @@ def test_sskd_imagenet_config(imagenet_root, tmp_path):
 
 
 # ------------------------------------------------------------------- KDEP
-KDEP_10PCT = 'configs/kdep/r18_r50_imagenet10pct_90e.py'
+KDEP_10PCT = 'configs/kdep/kdep_r18_r50_imagenet10pct_90e.py'
 
 
 @pytest.fixture(scope='module')
@@ -120,7 +120,7 @@ def kdep_subset_and_basis(imagenet_root, tmp_path_factory):
 
 
 @pytest.mark.parametrize('cfg_file', [
-    KDEP_10PCT, 'configs/kdep/mbv2_r50_imagenet10pct_90e.py'])
+    KDEP_10PCT, 'configs/kdep/kdep_mbv2_r50_imagenet10pct_90e.py'])
 def test_kdep_imagenet_config(cfg_file, imagenet_root, kdep_subset_and_basis,
                               tmp_path):
     ckpt, basis = kdep_subset_and_basis
@@ -139,7 +139,7 @@ def test_kdep_imagenet_config(cfg_file, imagenet_root, kdep_subset_and_basis,
 
 def test_kdep_full_imagenet_9_epoch_variant():
     base = Config.fromfile(osp.join(ROOT, KDEP_10PCT))
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/kdep/r18_r50_imagenet_9e.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/kdep/kdep_r18_r50_imagenet_9e.py'))
     # same iterations as 10% x 90 epochs: steps every 3 instead of 30 epochs
     assert cfg.train_cfg.max_epochs * 10 == base.train_cfg.max_epochs
     assert [m * 10 for m in cfg.param_scheduler.milestones] == \

@@ -8,12 +8,12 @@ from conftest import PY, ROOT, run_tool, save_random_weights
 from mmengine.config import Config
 from test_contract import batch, kdep_cfg
 
-from kd_plugins.models.kdep import (PTS, PreReLUTap, StreamingBasis,
+from kd_plugins.methods.kdep import (PTS, PreReLUTap, StreamingBasis,
                                     load_basis, power_temperature_scaling,
                                     save_basis, svd_project)
 from kd_plugins.registry import MODELS
 
-KDEP_CFG = 'configs/kdep/r18w8_r18w16_mnist5k.py'
+KDEP_CFG = 'configs/kdep/kdep_r18w8_r18w16_mnist5k.py'
 
 
 # ------------------------------------------------------------------- PTS
@@ -259,7 +259,7 @@ def test_kdep_svd_then_train(tmp_path, mnist_root):
 
 def test_conv_baseline_config_builds(tmp_path):
     cfg = Config.fromfile(osp.join(ROOT, 'configs/kdep/'
-                                   'r18w8_r18w16_mnist5k_conv.py'))
+                                   'kdep_r18w8_r18w16_mnist5k_conv.py'))
     assert cfg.model.align == dict(type='ConvConnector')
     model_cfg = cfg.model.to_dict()
     model_cfg['teacher_ckpt'] = save_random_weights(
@@ -298,7 +298,7 @@ def test_post_relu_student_feature(tmp_path):
 
 def test_post_relu_config_builds(tmp_path):
     cfg = Config.fromfile(osp.join(
-        ROOT, 'configs/kdep/r18w8_r18w16_mnist5k_conv_post_relu.py'))
+        ROOT, 'configs/kdep/kdep_r18w8_r18w16_mnist5k_conv_post_relu.py'))
     assert cfg.model.student_feature == 'post_relu'
     model_cfg = cfg.model.to_dict()
     model_cfg['teacher_ckpt'] = save_random_weights(

@@ -4,7 +4,7 @@ import torch
 from conftest import save_random_weights, tiny_classifier
 from test_contract import kdep_basis, kdep_cfg
 
-from kd_plugins.models.kdep import load_basis
+from kd_plugins.methods.kdep import load_basis
 from kd_plugins.registry import MODELS
 
 

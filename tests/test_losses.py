@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from kd_plugins.models.losses import JSDivLoss
+from kd_plugins.methods.ssld import JSDivLoss
 
 
 def naive(mode, s_logits, t_logits):

@@ -15,11 +15,11 @@ from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader, Dataset
 
-from kd_plugins.models.losses.seed_loss import SEEDLoss, seed_loss
-from kd_plugins.models.seed import SEEDHead, SEEDQueue, SEEDQueueHook
+from kd_plugins.methods.seed.seed_loss import SEEDLoss, seed_loss
+from kd_plugins.methods.seed import SEEDHead, SEEDQueue, SEEDQueueHook
 from kd_plugins.registry import MODELS
 
-TEACHER_CFG = osp.join(ROOT, 'configs/seed/mocov2_r18w16_mnist5k_teacher.py')
+TEACHER_CFG = osp.join(ROOT, 'configs/seed/mocov2_r18w16_mnist5k.py')
 
 
 def unit(*shape, seed=0):
@@ -421,7 +421,7 @@ def check_seed_queue(cfg):
 # ------------------------------------------------------- the ImageNet configs
 @pytest.mark.parametrize('student', ['r18', 'mbv3l', 'effb0'])
 def test_imagenet_configs_fit_mmpretrain_mocov2_and_build(student, tmp_path):
-    from kd_plugins.models.seed.teacher_ckpt import MOCO_KEY_MAP, map_state
+    from kd_plugins.core import MOCO_KEY_MAP, rename_prefixes
     cfg = Config.fromfile(osp.join(
         ROOT, f'configs/seed/{student}_mocov2r50_imagenet.py'))
     assert cfg.model.queue.K % (8 * cfg.train_dataloader.batch_size) == 0
@@ -434,7 +434,7 @@ def test_imagenet_configs_fit_mmpretrain_mocov2_and_build(student, tmp_path):
     moco_cfg.write_text("_base_ = ['mmpretrain::mocov2/"
                         "mocov2_resnet50_8xb32-coslr-200e_in1k.py']\n")
     moco = MODELS.build(Config.fromfile(str(moco_cfg)).model)
-    mapped = map_state(moco.state_dict(), MOCO_KEY_MAP)
+    mapped = rename_prefixes(moco.state_dict(), MOCO_KEY_MAP)
     with DefaultScope.overwrite_default_scope('kd_plugins'):
         teacher = MODELS.build(cfg.model.teacher)
         student_net = MODELS.build(cfg.model.student)

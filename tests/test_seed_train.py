@@ -16,7 +16,7 @@ from test_imagenet_configs import imagenet_root  # noqa: F401 (fixture)
 from test_seed import moco_checkpoint
 from test_tools import free_port, load_ckpt, logged_losses
 
-SEED_CFG = osp.join(ROOT, 'configs/seed/r18w8_mocov2_r18w16_mnist5k.py')
+SEED_CFG = osp.join(ROOT, 'configs/seed/seed_r18w8_mocov2r18w16_mnist5k.py')
 K, GLOBAL_BATCH, ITERS = 32, 8, 5
 
 
@@ -142,7 +142,7 @@ def test_export_then_linear_probe(single_run, tmp_path, mnist_root):
               osp.join(single_run, f'iter_{ITERS}.pth'), backbone])
     wd = str(tmp_path / 'probe')
     out = run_tool([
-        PY, 'tools/train.py', 'configs/seed/linear_probe_r18w8_mnist5k.py',
+        PY, 'tools/train.py', 'configs/seed/linear_probe_seed_r18w8_mnist5k.py',
         '--work-dir', wd, '--cfg-options',
         f'model.backbone.init_cfg.checkpoint={backbone}',
         f'train_dataloader.dataset.data_root={mnist_root}',
@@ -159,7 +159,7 @@ def test_export_then_linear_probe(single_run, tmp_path, mnist_root):
 
 
 def test_imagenet_config_then_linear_probe(imagenet_root, tmp_path):
-    """configs/seed/r18_mocov2r50_imagenet.py as written (MoCo-v2 augment,
+    """configs/seed/seed_r18_mocov2r50_imagenet.py as written (MoCo-v2 augment,
     epoch loop, warm fill, the MoCo key map) on ImageNet-format data, then
     the linear probe on mmpretrain's benchmark with the exported backbone.
     Only paths, batch, K and epochs change; the teacher is random."""
@@ -167,7 +167,7 @@ def test_imagenet_config_then_linear_probe(imagenet_root, tmp_path):
     from mmengine.registry import DefaultScope
 
     from kd_plugins.registry import MODELS
-    cfg_file = 'configs/seed/r18_mocov2r50_imagenet.py'
+    cfg_file = 'configs/seed/seed_r18_mocov2r50_imagenet.py'
     with DefaultScope.overwrite_default_scope('kd_plugins'):
         teacher = MODELS.build(Config.fromfile(cfg_file).model.teacher)
     # the layout mmpretrain's MoCo writes (query encoder + MoCo's queue)
@@ -192,7 +192,7 @@ def test_imagenet_config_then_linear_probe(imagenet_root, tmp_path):
     run_tool([PY, 'tools/export_backbone.py', osp.join(wd, 'epoch_1.pth'),
               backbone])
     out = run_tool([
-        PY, 'tools/train.py', 'configs/seed/r18_linear_probe_imagenet.py',
+        PY, 'tools/train.py', 'configs/seed/linear_probe_r18_imagenet.py',
         '--work-dir', str(tmp_path / 'probe'), '--cfg-options',
         f'model.backbone.init_cfg.checkpoint={backbone}',
         f'train_dataloader.dataset.data_root={imagenet_root}',

@@ -13,7 +13,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from kd_plugins.export import student_backbone_state
 
-TEACHER_CFG = 'configs/simdis/byol_r18w16_mnist5k_teacher.py'
+TEACHER_CFG = 'configs/simdis/byol_r18w16_mnist5k.py'
 OFF_CFG = 'configs/simdis/simdis_off_r18w8_mnist5k.py'
 ON_CFG = 'configs/simdis/simdis_on_r18w8_mnist5k.py'
 ON7V_CFG = 'configs/simdis/simdis_on7v_r18w8_mnist5k.py'
@@ -158,7 +158,7 @@ def test_linear_probe_config_on_the_exported_backbone(online_run, tmp_path,
               osp.join(online_run, 'iter_4.pth'), backbone])
     wd = str(tmp_path / 'probe')
     out = run_tool([
-        PY, 'tools/train.py', 'configs/simdis/linear_probe_r18w8_mnist5k.py',
+        PY, 'tools/train.py', 'configs/simdis/linear_probe_simdis_r18w8_mnist5k.py',
         '--work-dir', wd, '--cfg-options',
         f'model.backbone.init_cfg.checkpoint={backbone}',
         f'train_dataloader.dataset.data_root={mnist_root}',

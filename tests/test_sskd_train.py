@@ -9,7 +9,7 @@ from conftest import PY, ROOT, run_tool, save_random_weights
 from mmengine.config import Config
 from test_tools import free_port, load_ckpt, logged_losses
 
-CFG = 'configs/sskd/r18w8_r18w16_mnist5k.py'
+CFG = 'configs/sskd/sskd_r18w8_r18w16_mnist5k.py'
 # 4 stages x 2 epochs (lr x0.1 after 1) + 2 head epochs = 10 epochs of
 # 7 steps (100 labeled digits, batch 16)
 SCHEDULE = ['optim_wrapper.optimizer.lr=0.01',

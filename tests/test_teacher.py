@@ -3,7 +3,7 @@ import pytest
 import torch
 from conftest import save_random_weights, tiny_classifier
 
-from kd_plugins.models.teacher import build_frozen_teacher
+from kd_plugins.core.teacher import build_frozen_teacher
 
 
 def test_missing_checkpoint_is_named(tmp_path):

@@ -13,7 +13,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from kd_plugins.registry import MODELS
 
-SSLD_CFG = 'configs/ssld/r18w4_r18w16_mnist5k.py'
+SSLD_CFG = 'configs/ssld/ssld_r18w4_r18w16_mnist5k.py'
 
 
 def ssld_options(root, ckpt, iters, ckpt_every):

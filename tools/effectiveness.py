@@ -65,11 +65,11 @@ W8 = dict(stem_channels=8, base_channels=8)
 def teachers(a):
     """name -> (config, iterations, key prefix of the backbone)."""
     return dict(
-        supervised=('configs/ssld/mnist5k_teacher_r18w16.py',
+        supervised=('configs/ssld/supervised_r18w16_mnist5k.py',
                     a.teacher_iters, ''),
-        mocov2=('configs/seed/mocov2_r18w16_mnist5k_teacher.py',
+        mocov2=('configs/seed/mocov2_r18w16_mnist5k.py',
                 a.ssl_teacher_iters, ''),
-        byol=('configs/simdis/byol_r18w16_mnist5k_teacher.py',
+        byol=('configs/simdis/byol_r18w16_mnist5k.py',
               a.ssl_teacher_iters, ''),
     )
 
@@ -117,37 +117,37 @@ def students(work_dir):
         return cfg
 
     return dict(
-        supervised=dict(config='configs/ssld/mnist5k_student_r18w4_baseline.py',
+        supervised=dict(config='configs/ssld/supervised_r18w4_mnist5k.py',
                         edit=supervised, prefix='', group='labels',
                         label='supervised (labels)'),
-        ssld=dict(config='configs/ssld/r18w4_r18w16_mnist5k.py',
+        ssld=dict(config='configs/ssld/ssld_r18w4_r18w16_mnist5k.py',
                   edit=ssld_mined, teacher='supervised', group='SSLD',
                   baseline='supervised',
                   label='SSLD, labeled + mined unlabeled'),
-        ssld_labeled=dict(config='configs/ssld/r18w4_r18w16_mnist5k.py',
+        ssld_labeled=dict(config='configs/ssld/ssld_r18w4_r18w16_mnist5k.py',
                           edit=ssld_labeled, teacher='supervised',
                           group='SSLD', baseline='supervised',
                           label='SSLD, labeled only'),
-        sskd=dict(config='configs/sskd/r18w8_r18w16_mnist5k.py',
+        sskd=dict(config='configs/sskd/sskd_r18w8_r18w16_mnist5k.py',
                   edit=with_teacher, teacher='supervised', group='SSKD',
                   baseline='supervised', label='SSKD, stage by stage'),
-        sskd_multi=dict(config='configs/sskd/r18w8_r18w16_mnist5k.py',
+        sskd_multi=dict(config='configs/sskd/sskd_r18w8_r18w16_mnist5k.py',
                         edit=sskd_multi, teacher='supervised', group='SSKD',
                         baseline='supervised', label='SSKD multi-loss'),
-        kdep=dict(config='configs/kdep/r18w8_r18w16_mnist5k.py',
+        kdep=dict(config='configs/kdep/kdep_r18w8_r18w16_mnist5k.py',
                   edit=kdep_svd, teacher='supervised', group='KDEP',
                   baseline='supervised', label='KDEP, SVD + PTS'),
-        kdep_conv=dict(config='configs/kdep/r18w8_r18w16_mnist5k_conv.py',
+        kdep_conv=dict(config='configs/kdep/kdep_r18w8_r18w16_mnist5k_conv.py',
                        edit=with_teacher, teacher='supervised',
                        group='KDEP', baseline='supervised',
                        label='KDEP, 1x1 conv (pre-ReLU)'),
-        mocov2=dict(config='configs/seed/mocov2_r18w16_mnist5k_teacher.py',
+        mocov2=dict(config='configs/seed/mocov2_r18w16_mnist5k.py',
                     edit=mocov2, prefix='', group='SEED',
                     label="student's own MoCo-v2"),
-        seed=dict(config='configs/seed/r18w8_mocov2_r18w16_mnist5k.py',
+        seed=dict(config='configs/seed/seed_r18w8_mocov2r18w16_mnist5k.py',
                   edit=with_teacher, teacher='mocov2', group='SEED',
                   baseline='mocov2', label='SEED from MoCo-v2'),
-        byol=dict(config='configs/simdis/byol_r18w8_mnist5k_student.py',
+        byol=dict(config='configs/simdis/byol_r18w8_mnist5k.py',
                   edit=lambda cfg, _: cfg, prefix='', group='SimDis',
                   label="student's own BYOL"),
         simdis=dict(config='configs/simdis/simdis_off_r18w8_mnist5k.py',
@@ -693,20 +693,20 @@ def main(argv=None):
     if 'ssld' in plan:
         mined = osp.join(wd, 'ssld_mined', 'unlabeled.txt')
         bench.tool('SSLD: mine the unlabeled digits with the teacher', [
-            'tools/ssld_mine.py', 'configs/ssld/r18w4_r18w16_mnist5k.py',
+            'tools/ssld_mine.py', 'configs/ssld/ssld_r18w4_r18w16_mnist5k.py',
             '--checkpoint', ckpts['supervised'], '--gallery',
             f'{data}/unlabeled', '--val', f'{data}/val', '--out', mined,
             '--topk', '250', '--num-workers', str(args.workers)], mined)
     if 'kdep' in plan:
         basis = osp.join(wd, 'kdep_basis.pth')
         bench.tool('KDEP: SVD basis of the teacher', [
-            'tools/kdep_svd.py', 'configs/kdep/r18w8_r18w16_mnist5k.py',
+            'tools/kdep_svd.py', 'configs/kdep/kdep_r18w8_r18w16_mnist5k.py',
             '--checkpoint', ckpts['supervised'], '--out', basis,
             '--num-workers', str(args.workers), *on_data], basis)
         report = osp.join(wd, 'kdep_teacher_report')
         bench.tool('KDEP: teacher report (Std Ratio, t-SNE)', [
             'tools/kdep_teacher_report.py',
-            'configs/kdep/r18w8_r18w16_mnist5k.py', '--checkpoint',
+            'configs/kdep/kdep_r18w8_r18w16_mnist5k.py', '--checkpoint',
             ckpts['supervised'], '--basis', basis, '--out-dir', report,
             '--per-class', str(args.tsne_per_class),
             '--num-workers', str(args.workers), *on_data],

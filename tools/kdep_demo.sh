@@ -19,15 +19,15 @@ if [ ! -f $TEACHER ]; then
     echo "no $TEACHER: run bash tools/demo.sh first (it trains the teacher)"
     exit 1
 fi
-"$PY" tools/kdep_teacher_report.py configs/kdep/r18w8_r18w16_mnist5k.py \
+"$PY" tools/kdep_teacher_report.py configs/kdep/kdep_r18w8_r18w16_mnist5k.py \
     --out-dir $W/teacher_report
-"$PY" tools/kdep_svd.py configs/kdep/r18w8_r18w16_mnist5k.py \
+"$PY" tools/kdep_svd.py configs/kdep/kdep_r18w8_r18w16_mnist5k.py \
     --out $W/basis.pth
 for run in svd_pts conv_pre_relu conv_post_relu; do
     case $run in
-        svd_pts) cfg=configs/kdep/r18w8_r18w16_mnist5k.py ;;
-        conv_pre_relu) cfg=configs/kdep/r18w8_r18w16_mnist5k_conv.py ;;
-        conv_post_relu) cfg=configs/kdep/r18w8_r18w16_mnist5k_conv_post_relu.py ;;
+        svd_pts) cfg=configs/kdep/kdep_r18w8_r18w16_mnist5k.py ;;
+        conv_pre_relu) cfg=configs/kdep/kdep_r18w8_r18w16_mnist5k_conv.py ;;
+        conv_post_relu) cfg=configs/kdep/kdep_r18w8_r18w16_mnist5k_conv_post_relu.py ;;
     esac
     [ -f $W/$run/iter_1000.pth ] || \
         "$PY" tools/train.py $cfg --work-dir $W/$run
@@ -35,7 +35,7 @@ for run in svd_pts conv_pre_relu conv_post_relu; do
 done
 # the same backbone trained with the labels, same steps (reference point)
 [ -f $W/supervised/iter_1000.pth ] || \
-    "$PY" tools/train.py configs/ssld/mnist5k_student_r18w4_baseline.py \
+    "$PY" tools/train.py configs/ssld/supervised_r18w4_mnist5k.py \
         --work-dir $W/supervised --cfg-options \
         model.backbone.stem_channels=8 model.backbone.base_channels=8 \
         model.head.in_channels=64

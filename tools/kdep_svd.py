@@ -1,6 +1,6 @@
 """Compute KDEP's SVD basis of the teacher's pre-ReLU pooled feature.
 
-    python tools/kdep_svd.py configs/kdep/r18w8_r18w16_mnist5k.py \
+    python tools/kdep_svd.py configs/kdep/kdep_r18w8_r18w16_mnist5k.py \
         --out work_dirs/kdep_mnist5k/basis.pth
 
 One pass of the frozen teacher (``model.teacher`` and ``model.teacher_ckpt``
@@ -15,7 +15,7 @@ import argparse
 from mmengine.config import DictAction
 
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
-from kd_plugins.models.kdep.teacher_pass import (compute_kdep_basis,
+from kd_plugins.methods.kdep.teacher_pass import (compute_kdep_basis,
                                                  teacher_pass_inputs)
 
 

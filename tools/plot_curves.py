@@ -1,6 +1,6 @@
 """Plot logged training curves of a run as a PNG.
 
-    python tools/plot_curves.py work_dirs/r18w8_r18w16_mnist5k \
+    python tools/plot_curves.py work_dirs/sskd_r18w8_r18w16_mnist5k \
         --keys loss_stage dist_stage --out sskd_stages.png
 
 For SSKD, ``loss_stage<i>`` is the trained stage's feature distance and

@@ -12,13 +12,13 @@ PY="${KD_VENV:-$ROOT/.venv}/bin/python"
 W=work_dirs/simdis_mnist5k
 [ -d data/mnist5k ] || "$PY" tools/prepare_mnist5k.py
 [ -f $W/teacher/iter_300.pth ] || \
-    "$PY" tools/train.py configs/simdis/byol_r18w16_mnist5k_teacher.py
+    "$PY" tools/train.py configs/simdis/byol_r18w16_mnist5k.py
 for run in simdis_off simdis_on simdis_on7v byol_student; do
     case $run in
         simdis_off) cfg=configs/simdis/simdis_off_r18w8_mnist5k.py ;;
         simdis_on) cfg=configs/simdis/simdis_on_r18w8_mnist5k.py ;;
         simdis_on7v) cfg=configs/simdis/simdis_on7v_r18w8_mnist5k.py ;;
-        byol_student) cfg=configs/simdis/byol_r18w8_mnist5k_student.py ;;
+        byol_student) cfg=configs/simdis/byol_r18w8_mnist5k.py ;;
     esac
     [ -f $W/$run/iter_300.pth ] || "$PY" tools/train.py $cfg
     prefix=student.
@@ -28,7 +28,7 @@ for run in simdis_off simdis_on simdis_on7v byol_student; do
 done
 probe() {  # name, extra cfg options
     local name=$1; shift
-    "$PY" tools/train.py configs/simdis/linear_probe_r18w8_mnist5k.py \
+    "$PY" tools/train.py configs/simdis/linear_probe_simdis_r18w8_mnist5k.py \
         --work-dir $W/probe_$name --cfg-options "$@" \
         | grep -E 'accuracy/top1' | tail -1 | sed "s/^/$name: /"
 }

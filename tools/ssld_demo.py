@@ -28,9 +28,9 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = osp.join(ROOT, 'configs', 'ssld')
-TEACHER_CFG = osp.join(CFG, 'mnist5k_teacher_r18w16.py')
-SSLD_CFG = osp.join(CFG, 'r18w4_r18w16_mnist5k.py')
-BASELINE_CFG = osp.join(CFG, 'mnist5k_student_r18w4_baseline.py')
+TEACHER_CFG = osp.join(CFG, 'supervised_r18w16_mnist5k.py')
+SSLD_CFG = osp.join(CFG, 'ssld_r18w4_r18w16_mnist5k.py')
+BASELINE_CFG = osp.join(CFG, 'supervised_r18w4_mnist5k.py')
 
 
 def run(cmd, what):

@@ -1,7 +1,7 @@
 """Mine SSLD's unlabeled set: drop validation near-duplicates, keep the
 teacher's top-k most confident images per predicted class.
 
-    python tools/ssld_mine.py configs/ssld/r18w4_r18w16_mnist5k.py \
+    python tools/ssld_mine.py configs/ssld/ssld_r18w4_r18w16_mnist5k.py \
         --gallery data/mnist5k/unlabeled --val data/mnist5k/val \
         --out work_dirs/mined/unlabeled.txt --topk 250
 
@@ -17,7 +17,7 @@ import argparse
 from mmengine.config import Config
 
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
-from kd_plugins.mining import mine_unlabeled
+from kd_plugins.methods.ssld import mine_unlabeled
 
 
 def parse_args():

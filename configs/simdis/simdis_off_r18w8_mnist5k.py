@@ -2,10 +2,10 @@
 # CIFAR-style ResNet-18 student BYOL pair learns BYOL (S^-v') plus the frozen
 # teacher's EMA projection of the other view (T^-v'), the official 2-view
 # setting. The teacher pair (online + EMA target) is loaded strictly from the
-# mmpretrain BYOL checkpoint of configs/simdis/byol_r18w16_mnist5k_teacher.py:
-#   python tools/train.py configs/simdis/byol_r18w16_mnist5k_teacher.py
+# mmpretrain BYOL checkpoint of configs/simdis/byol_r18w16_mnist5k.py:
+#   python tools/train.py configs/simdis/byol_r18w16_mnist5k.py
 #   python tools/train.py configs/simdis/simdis_off_r18w8_mnist5k.py
-# then evaluate with configs/simdis/linear_probe_r18w8_mnist5k.py.
+# then evaluate with configs/simdis/linear_probe_simdis_r18w8_mnist5k.py.
 _base_ = [
     '../_base_/datasets/mnist5k_two_view.py',
     '../_base_/default_runtime.py',

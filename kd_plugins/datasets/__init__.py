@@ -1,4 +1,5 @@
-from .mixed_dataset import LabeledUnlabeledDataset
+"""Data shared by several methods: unlabeled image folders, the embedded
+MNIST-5k digits and the class-balanced subset tool."""
 from .unlabeled_folder import UnlabeledImageFolder
 
-__all__ = ['LabeledUnlabeledDataset', 'UnlabeledImageFolder']
+__all__ = ['UnlabeledImageFolder']

@@ -21,13 +21,14 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS as ROOT_HOOKS
-from mmengine.runner.checkpoint import CheckpointLoader
 
+from kd_plugins.core.checkpoint import (compare_keys, listing,
+                                        read_checkpoint, strip_prefix)
+from kd_plugins.core.dist import unwrap_model
 from kd_plugins.registry import HOOKS
 
-from .key_mapping import describe, listing
+from .key_mapping import describe
 
 
 def pretrained_source(module: nn.Module) -> Tuple[Optional[str], str]:
@@ -42,15 +43,9 @@ def pretrained_source(module: nn.Module) -> Tuple[Optional[str], str]:
 
 def load_backbone_file(checkpoint: str, prefix: str = '') -> Tuple[Dict, Dict]:
     """``(state_dict, meta)`` as mmengine's ``Pretrained`` would read them."""
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    state = {k[len('module.'):] if k.startswith('module.') else k: v
-             for k, v in state.items()}
-    if prefix:
-        state = {k[len(prefix):]: v for k, v in state.items()
-                 if k.startswith(prefix)}
-    return state, meta if isinstance(meta, dict) else {}
+    state, ckpt = read_checkpoint(checkpoint)
+    meta = ckpt.get('meta', {})
+    return strip_prefix(state, prefix), meta if isinstance(meta, dict) else {}
 
 
 def compare_loaded(module: nn.Module, expected: Dict[str, torch.Tensor]
@@ -62,20 +57,13 @@ def compare_loaded(module: nn.Module, expected: Dict[str, torch.Tensor]
     ``not_loaded``: in both with one shape but other values.
     """
     own = module.state_dict()
-    out = dict(missing=[], unexpected=[], wrong_shape=[], not_loaded=[])
-    for key, value in own.items():
-        if key not in expected:
-            if not key.endswith('num_batches_tracked'):
-                out['missing'].append(key)
-            continue
-        ref = expected[key]
-        if tuple(ref.shape) != tuple(value.shape):
-            out['wrong_shape'].append(f'{key}: file {tuple(ref.shape)} vs '
-                                      f'model {tuple(value.shape)}')
-        elif not torch.equal(value.detach().cpu().to(ref.dtype), ref):
-            out['not_loaded'].append(key)
-    out['unexpected'] = [k for k in expected if k not in own]
-    return out
+    found = compare_keys(own, expected, source='file', target='model')
+    not_loaded = [k for k, value in own.items() if k in expected
+                  and tuple(expected[k].shape) == tuple(value.shape)
+                  and not torch.equal(value.detach().cpu().to(
+                      expected[k].dtype), expected[k])]
+    return dict(missing=found.missing, unexpected=found.unexpected,
+                wrong_shape=found.wrong_shape, not_loaded=not_loaded)
 
 
 @HOOKS.register_module()
@@ -95,9 +83,7 @@ class DistilledBackboneCheckHook(Hook):
         self.module = module
 
     def _module(self, runner) -> nn.Module:
-        model = runner.model
-        if is_model_wrapper(model):
-            model = model.module
+        model = unwrap_model(runner.model)
         target = model
         for name in self.module.split('.'):
             if not hasattr(target, name):
@@ -152,7 +138,7 @@ class DistilledBackboneCheckHook(Hook):
             for key, text in names.items():
                 if result[key]:
                     parts.append(f'{len(result[key])} {text}: '
-                                 f'{listing(result[key])}.')
+                                 f'{listing(result[key], 12)}.')
             parts.append(
                 'Export the backbone for this config: python '
                 'tools/export_backbone.py DISTILL_CKPT OUT.pth --config '

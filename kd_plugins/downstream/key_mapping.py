@@ -28,6 +28,8 @@ from typing import Dict, List, Mapping, Tuple
 
 from torch import Tensor
 
+from kd_plugins.core.checkpoint import listing
+
 _MAX_LISTED = 12
 
 _SEQ_STEM = re.compile(r'^stem\.(\d+)\.(.+)$')
@@ -43,13 +45,6 @@ _RESNET_DEPTHS = {
 _CIFAR_DEPTHS = {((3, 3, 3), False): 20, ((5, 5, 5), False): 32,
                  ((7, 7, 7), False): 44, ((9, 9, 9), False): 56,
                  ((18, 18, 18), False): 110}
-
-
-def listing(keys, limit: int = _MAX_LISTED) -> str:
-    """At most ``limit`` sorted keys, then how many more there are."""
-    keys = sorted(keys)
-    more = f' ... and {len(keys) - limit} more' if len(keys) > limit else ''
-    return ', '.join(keys[:limit]) + more
 
 
 def canonical_names(keys) -> Dict[str, str]:
@@ -223,17 +218,17 @@ def map_state_to_target(source: Mapping[str, Tensor],
                  f'{target_name} ({dst_desc}).']
         if missing:
             parts.append(f'{len(missing)} target tensors have no source: '
-                         f'{listing(missing)}.')
+                         f'{listing(missing, _MAX_LISTED)}.')
         if wrong:
             parts.append(f'{len(wrong)} tensors differ in shape: '
                          f'{listing(wrong, 6)}.')
         if extra_blocks:
             parts.append(f'the student has {len(extra_blocks)} tensors in '
                          'blocks the target stages do not have (another '
-                         f'depth): {listing(extra_blocks)}.')
+                         f'depth): {listing(extra_blocks, _MAX_LISTED)}.')
         elif dropped:
             parts.append(f'{len(dropped)} student tensors have no place in '
-                         f'the target: {listing(dropped)}.')
+                         f'the target: {listing(dropped, _MAX_LISTED)}.')
         hint = _stem_hint(src_desc, dst_desc)
         parts.append(hint.strip() or (
             'Export a student of the same family and depth as the '

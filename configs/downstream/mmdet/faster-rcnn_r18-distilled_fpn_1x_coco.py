@@ -1,7 +1,7 @@
 # Faster R-CNN + FPN, COCO 1x, on a distilled ResNet-18 student backbone.
-# Backbone from configs/ssld/r18_r34_imagenet.py (SSLD; or
-# configs/sskd/r18_r34_imagenet.py, SSKD: the same mmpretrain ResNet-18):
-#   python tools/export_backbone.py work_dirs/r18_r34_imagenet/epoch_360.pth \
+# Backbone from configs/ssld/ssld_r18_r34_imagenet.py (SSLD; or
+# configs/sskd/sskd_r18_r34_imagenet.py, SSKD: the same mmpretrain ResNet-18):
+#   python tools/export_backbone.py work_dirs/ssld_r18_r34_imagenet/epoch_360.pth \
 #       work_dirs/backbones/r18_distilled_mmdet.pth --config THIS_CONFIG
 #   python tools/downstream_train.py THIS_CONFIG
 # The hook stops the run at start if any distilled tensor did not load.

@@ -1,6 +1,6 @@
 # Faster R-CNN + FPN, COCO 1x, on a distilled ResNet-50 student backbone.
 # Backbone from any distillation config whose student is mmpretrain's
-# ResNet depth=50, e.g. configs/ssld/r18_r34_imagenet.py with
+# ResNet depth=50, e.g. configs/ssld/ssld_r18_r34_imagenet.py with
 #   --cfg-options model.student.backbone.depth=50 \
 #       model.student.head.in_channels=2048 (and a deeper teacher), then
 #   python tools/export_backbone.py CKPT \

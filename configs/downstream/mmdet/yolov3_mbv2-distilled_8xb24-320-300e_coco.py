@@ -1,8 +1,8 @@
 # YOLOv3 at 320 px, COCO, on a distilled MobileNetV2 student backbone
 # (mmdet's yolov3_mobilenetv2_8xb24-320-300e_coco.py).
-# Backbone from configs/kdep/mbv2_r50_imagenet10pct_90e.py (KDEP, a
+# Backbone from configs/kdep/kdep_mbv2_r50_imagenet10pct_90e.py (KDEP, a
 # MobileNetV2 student of widen_factor 1.0 from a ResNet-50 teacher):
-#   python tools/export_backbone.py work_dirs/mbv2_r50_imagenet10pct_90e/epoch_90.pth \
+#   python tools/export_backbone.py work_dirs/kdep_mbv2_r50_imagenet10pct_90e/epoch_90.pth \
 #       work_dirs/backbones/mbv2_distilled_mmdet.pth --config THIS_CONFIG
 # (renames mmpretrain's block keys conv.0/1/2 to mmdet's expand_conv /
 # depthwise_conv / linear_conv.)

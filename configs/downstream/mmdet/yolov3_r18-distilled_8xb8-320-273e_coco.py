@@ -1,10 +1,10 @@
 # YOLOv3 at 320 px, COCO, on a distilled ResNet-18 student backbone instead
 # of Darknet-53 (mmdet's yolov3_d53_8xb8-320-273e_coco.py): C3-C5 of the
 # ResNet (128/256/512 channels) feed the neck, whose widths are halved to fit.
-# Backbone from configs/ssld/r18_r34_imagenet.py (SSLD),
-# configs/sskd/r18_r34_imagenet.py (SSKD) or
-# configs/kdep/r18_r50_imagenet10pct_90e.py (KDEP), all mmpretrain ResNet-18:
-#   python tools/export_backbone.py work_dirs/r18_r34_imagenet/epoch_360.pth \
+# Backbone from configs/ssld/ssld_r18_r34_imagenet.py (SSLD),
+# configs/sskd/sskd_r18_r34_imagenet.py (SSKD) or
+# configs/kdep/kdep_r18_r50_imagenet10pct_90e.py (KDEP), all mmpretrain ResNet-18:
+#   python tools/export_backbone.py work_dirs/ssld_r18_r34_imagenet/epoch_360.pth \
 #       work_dirs/backbones/r18_distilled_mmdet.pth --config THIS_CONFIG
 _base_ = ['mmdet::yolo/yolov3_d53_8xb8-320-273e_coco.py']
 custom_imports = dict(imports=['kd_plugins.downstream'],

@@ -1,10 +1,10 @@
 # DeepLabV3+ (dilated, output stride 8), Cityscapes 512x1024, 80k iterations,
 # on a distilled ResNet-18 student backbone (mmseg's
 # deeplabv3plus_r18-d8_4xb2-80k_cityscapes-512x1024.py).
-# Backbone from configs/ssld/r18_r34_imagenet.py (SSLD),
-# configs/sskd/r18_r34_imagenet.py (SSKD) or
-# configs/kdep/r18_r50_imagenet10pct_90e.py (KDEP), all mmpretrain ResNet-18:
-#   python tools/export_backbone.py work_dirs/r18_r34_imagenet/epoch_360.pth \
+# Backbone from configs/ssld/ssld_r18_r34_imagenet.py (SSLD),
+# configs/sskd/sskd_r18_r34_imagenet.py (SSKD) or
+# configs/kdep/kdep_r18_r50_imagenet10pct_90e.py (KDEP), all mmpretrain ResNet-18:
+#   python tools/export_backbone.py work_dirs/ssld_r18_r34_imagenet/epoch_360.pth \
 #       work_dirs/backbones/r18_distilled_mmseg.pth --config THIS_CONFIG
 #   python tools/downstream_train.py THIS_CONFIG
 # mmseg's config uses ResNetV1c (deep stem: three 3x3 convs); the student is

@@ -2,7 +2,7 @@
 # distilled ResNet-50 student backbone (mmseg's
 # deeplabv3plus_r50-d8_4xb2-80k_cityscapes-512x1024.py). Backbone from a
 # distillation config whose student is mmpretrain's ResNet depth=50 (e.g.
-# configs/ssld/r18_r34_imagenet.py with model.student.backbone.depth=50):
+# configs/ssld/ssld_r18_r34_imagenet.py with model.student.backbone.depth=50):
 #   python tools/export_backbone.py CKPT \
 #       work_dirs/backbones/r50_distilled_mmseg.pth --config THIS_CONFIG
 # Plain ResNet instead of mmseg's ResNetV1c: see the ResNet-18 config.

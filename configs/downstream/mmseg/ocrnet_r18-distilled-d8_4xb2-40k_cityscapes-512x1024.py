@@ -3,10 +3,10 @@
 # ResNet-101 only; the heads here are the ResNet-50 ones at a quarter of the
 # width, as mmseg's own ResNet-18 configs scale them (stage 3 has 256
 # channels and stage 4 512 instead of 1024 and 2048).
-# Backbone from configs/ssld/r18_r34_imagenet.py (SSLD),
-# configs/sskd/r18_r34_imagenet.py (SSKD) or
-# configs/kdep/r18_r50_imagenet10pct_90e.py (KDEP), all mmpretrain ResNet-18:
-#   python tools/export_backbone.py work_dirs/r18_r34_imagenet/epoch_360.pth \
+# Backbone from configs/ssld/ssld_r18_r34_imagenet.py (SSLD),
+# configs/sskd/sskd_r18_r34_imagenet.py (SSKD) or
+# configs/kdep/kdep_r18_r50_imagenet10pct_90e.py (KDEP), all mmpretrain ResNet-18:
+#   python tools/export_backbone.py work_dirs/ssld_r18_r34_imagenet/epoch_360.pth \
 #       work_dirs/backbones/r18_distilled_mmseg.pth --config THIS_CONFIG
 # Plain ResNet instead of mmseg's ResNetV1c: see the DeepLabV3+ R-18 config.
 _base_ = ['./ocrnet_r50-distilled-d8_4xb2-40k_cityscapes-512x1024.py']

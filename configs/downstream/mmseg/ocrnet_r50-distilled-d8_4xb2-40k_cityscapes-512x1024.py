@@ -2,7 +2,7 @@
 # distilled ResNet-50 student backbone (mmseg's
 # ocrnet_r101-d8_4xb2-40k_cityscapes-512x1024.py at depth 50, whose heads are
 # sized for ResNet-50/101). Backbone from a distillation config whose student
-# is mmpretrain's ResNet depth=50 (e.g. configs/ssld/r18_r34_imagenet.py with
+# is mmpretrain's ResNet depth=50 (e.g. configs/ssld/ssld_r18_r34_imagenet.py with
 # model.student.backbone.depth=50):
 #   python tools/export_backbone.py CKPT \
 #       work_dirs/backbones/r50_distilled_mmseg.pth --config THIS_CONFIG

@@ -1,7 +1,7 @@
 # Linear probe for the 1/16-width student of the SSLD demo
-# (configs/ssld/r18w4_r18w16_mnist5k.py, 32-d feature); see
+# (configs/ssld/ssld_r18w4_r18w16_mnist5k.py, 32-d feature); see
 # linear_probe_r18w8.py.
-#   python tools/export_backbone.py work_dirs/r18w4_r18w16_mnist5k/iter_1000.pth \
+#   python tools/export_backbone.py work_dirs/ssld_r18w4_r18w16_mnist5k/iter_1000.pth \
 #       work_dirs/backbones/mnist5k_r18w4.pth
 _base_ = ['./linear_probe_r18w8.py']
 model = dict(

@@ -1,6 +1,6 @@
 # Linear probe of a distilled backbone on the embedded MNIST-5k digits: the
-# 1/8-width CIFAR ResNet-18 students of configs/kdep/r18w8_r18w16_mnist5k.py,
-# configs/sskd/r18w8_r18w16_mnist5k.py, configs/seed/r18w8_mocov2_r18w16_mnist5k.py
+# 1/8-width CIFAR ResNet-18 students of configs/kdep/kdep_r18w8_r18w16_mnist5k.py,
+# configs/sskd/sskd_r18w8_r18w16_mnist5k.py, configs/seed/seed_r18w8_mocov2r18w16_mnist5k.py
 # and configs/simdis/simdis_*_r18w8_mnist5k.py, frozen (all stages, BN
 # statistics too), under mmpretrain's LinearClsHead on the 1,000 labels.
 #   python tools/export_backbone.py work_dirs/kdep_r18w8_r18w16_mnist5k/iter_1000.pth \

@@ -1,0 +1,22 @@
+# Linear probe of a SEED EfficientNet-B0 on ImageNet-1k: mmpretrain's
+# MoCo-v2 benchmark recipe (frozen backbone, SGD lr 30, step lr, 100 epochs)
+# on the exported student backbone (1280-d pooled feature).
+#   python tools/export_backbone.py \
+#       work_dirs/seed/seed_effb0_mocov2r50_imagenet/epoch_200.pth \
+#       work_dirs/seed/seed_effb0_mocov2r50_imagenet/backbone.pth
+#   bash tools/dist_train.sh configs/seed/linear_probe_effb0_imagenet.py 8
+_base_ = ['mmpretrain::mocov2/benchmarks/'
+          'resnet50_8xb32-linear-steplr-100e_in1k.py']
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='EfficientNet',
+        arch='b0',
+        frozen_stages=7,  # all seven layers
+        norm_eval=True,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/seed/seed_effb0_mocov2r50_imagenet/backbone.pth')
+    ),
+    head=dict(in_channels=1280))
+work_dir = 'work_dirs/seed/linear_probe_effb0_imagenet'

@@ -1,0 +1,23 @@
+# Linear probe of a SEED MobileNetV3-large on ImageNet-1k: mmpretrain's
+# MoCo-v2 benchmark recipe (frozen backbone, SGD lr 30, step lr, 100 epochs)
+# on the exported student backbone (960-d pooled feature; the projection
+# head is dropped, as in the paper).
+#   python tools/export_backbone.py \
+#       work_dirs/seed/seed_mbv3l_mocov2r50_imagenet/epoch_200.pth \
+#       work_dirs/seed/seed_mbv3l_mocov2r50_imagenet/backbone.pth
+#   bash tools/dist_train.sh configs/seed/linear_probe_mbv3l_imagenet.py 8
+_base_ = ['mmpretrain::mocov2/benchmarks/'
+          'resnet50_8xb32-linear-steplr-100e_in1k.py']
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='MobileNetV3',
+        arch='large',
+        frozen_stages=16,  # every layer: stem, 15 blocks, last conv
+        norm_eval=True,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='work_dirs/seed/seed_mbv3l_mocov2r50_imagenet/backbone.pth')
+    ),
+    head=dict(in_channels=960))
+work_dir = 'work_dirs/seed/linear_probe_mbv3l_imagenet'

@@ -1,0 +1,188 @@
+"""The frozen teacher: one builder, one loader, one out-of-tree holder.
+
+Every offline algorithm (SSLD, SSKD, KDEP, SEED, SimDis-Off) and every
+offline tool (SSLD mining, the KDEP basis pass) gets its teacher through
+:func:`build_frozen_teacher`; the algorithms hold it with
+:class:`TeacherHolder`. Key maps, prefixes and the BN mode are arguments of
+this one path. It guarantees, for the whole run:
+
+- every parameter has ``requires_grad=False`` and every call runs under
+  ``torch.no_grad()`` (:class:`FrozenTeacher`);
+- the teacher is not a registered submodule of the algorithm
+  (:class:`TeacherHolder`), so it never reaches ``parameters()``,
+  ``state_dict()``, the optimizer, DDP or the algorithm's checkpoints, while
+  ``model.to()`` / ``model.cuda()`` still move it;
+- its BatchNorm mode is fixed by ``bn_mode`` and survives ``model.train()``:
+  ``'eval'`` uses the running statistics; ``'train'`` (SSLD's PaddleClas
+  choice) normalises with batch statistics *without* updating the running
+  statistics or the step counter (``track_running_stats=False`` while in
+  train mode), so the teacher's whole state stays bit-identical;
+- its weights load strictly: a missing, unexpected or differently shaped key
+  raises a ``ValueError`` that lists the keys.
+"""
+import os.path as osp
+from typing import Dict, Literal, Optional, Union
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from kd_plugins.core.checkpoint import (compare_keys, read_checkpoint,
+                                        rename_prefixes, strip_prefix)
+
+BNMode = Literal['eval', 'train']
+KeyMap = Union[str, Dict[str, str], None]
+
+#: mmpretrain MoCo / MoCo-v2 checkpoint -> ImageClassifier(backbone, GAP,
+#: SEEDHead) teacher: the query encoder (as SEED's official code reads
+#: ``module.encoder_q.*``), its fc-ReLU-fc neck as the head's MLP. The
+#: momentum encoder (``encoder_k.*``) and MoCo's queue are left out.
+MOCO_KEY_MAP = {'backbone.': 'backbone.', 'neck.mlp.': 'head.mlp.'}
+#: named layouts accepted by ``teacher_ckpt_map``
+KEY_MAPS = dict(moco=MOCO_KEY_MAP)
+
+
+def resolve_key_map(key_map: KeyMap) -> Optional[Dict[str, str]]:
+    """A named layout of :data:`KEY_MAPS`, a dict of prefixes, or None."""
+    if key_map is None or isinstance(key_map, dict):
+        return None if key_map is None else dict(key_map)
+    if key_map in KEY_MAPS:
+        return dict(KEY_MAPS[key_map])
+    raise ValueError(f'teacher_ckpt_map {key_map!r} is not a known layout '
+                     f'({sorted(KEY_MAPS)}); pass a dict of checkpoint '
+                     'prefix -> teacher prefix instead.')
+
+
+def load_teacher_weights(model: nn.Module, checkpoint: str,
+                         prefix: str = '', key_map: KeyMap = None) -> None:
+    """Load ``checkpoint`` into ``model`` strictly, with errors that list keys.
+
+    Args:
+        checkpoint: path or URL understood by mmengine's CheckpointLoader.
+        prefix: keep only keys starting with it and strip it (for example
+            ``'student.'`` to use a distilled student as a teacher).
+        key_map: instead of ``prefix``, a layout name (``'moco'``) or a dict
+            of checkpoint prefix -> model prefix (see
+            :func:`~kd_plugins.core.checkpoint.rename_prefixes`); keys under
+            no listed prefix are left out on purpose, the rest load strictly.
+    """
+    key_map = resolve_key_map(key_map)
+    if prefix and key_map:
+        raise ValueError('set either teacher_ckpt_prefix or teacher_ckpt_map,'
+                         ' not both (a map names full prefixes).')
+    if '://' not in checkpoint and not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'teacher checkpoint {checkpoint!r} does not exist. Set '
+            '`model.teacher_ckpt` to a checkpoint of the teacher config '
+            '(train one with tools/train.py, or download the published '
+            'weights of that model).')
+    state, _ = read_checkpoint(checkpoint)
+    state = rename_prefixes(state, key_map) if key_map \
+        else strip_prefix(state, prefix)
+    own = model.state_dict()
+    mismatch = compare_keys(own, state)
+    if mismatch:
+        raise ValueError(
+            f'teacher checkpoint {checkpoint!r} does not fit the teacher '
+            f'config ({type(model).__name__})'
+            + (f' through the key map {key_map}' if key_map else '') + '. '
+            + '; '.join(mismatch.parts('the checkpoint', 'the teacher')) +
+            '. Check that `model.teacher` describes the network the '
+            'checkpoint was trained with (depth, widths, num_classes, head '
+            'channels)'
+            + (', and the key map' if key_map else
+               '' if prefix else ", or set `teacher_ckpt_prefix` if the "
+               "weights sit under a prefix such as 'student.'") + '.')
+    model.load_state_dict(state, strict=False)
+
+
+class FrozenTeacher(nn.Module):
+    """Wrap a network so that it can only ever be used for inference.
+
+    Args:
+        model: the built teacher network.
+        bn_mode: ``'eval'`` or ``'train'`` (batch statistics, running
+            statistics untouched).
+    """
+
+    def __init__(self, model: nn.Module, bn_mode: BNMode = 'eval') -> None:
+        super().__init__()
+        if bn_mode not in ('eval', 'train'):
+            raise ValueError(f"teacher bn_mode must be 'eval' or 'train', "
+                             f'got {bn_mode!r}.')
+        self.model = model
+        self.bn_mode = bn_mode
+        self.model.requires_grad_(False)
+        for m in self.model.modules():
+            if isinstance(m, _BatchNorm) and bn_mode == 'train':
+                # Batch statistics in training mode, and neither the running
+                # statistics nor num_batches_tracked are ever written.
+                m.track_running_stats = False
+        self._set_mode()
+
+    def _set_mode(self) -> None:
+        super().train(False)
+        if self.bn_mode == 'train':
+            for m in self.model.modules():
+                if isinstance(m, _BatchNorm):
+                    m.train(True)
+
+    def train(self, mode: bool = True) -> 'FrozenTeacher':
+        # The teacher's mode is a property of the run, not of the phase.
+        self._set_mode()
+        return self
+
+    @torch.no_grad()
+    def forward(self, inputs: Tensor, mode: str = 'tensor'):
+        return self.model(inputs, mode=mode)
+
+    @torch.no_grad()
+    def extract_feat(self, inputs: Tensor):
+        """Backbone (and neck) only: no head is computed."""
+        return self.model.extract_feat(inputs)
+
+    @torch.no_grad()
+    def run(self, module: nn.Module, *args, **kwargs):
+        """Call one of the teacher's submodules without gradients."""
+        return module(*args, **kwargs)
+
+
+def build_frozen_teacher(cfg: Union[dict, nn.Module],
+                         checkpoint: Optional[str],
+                         bn_mode: BNMode = 'eval',
+                         checkpoint_prefix: str = '',
+                         key_map: KeyMap = None) -> FrozenTeacher:
+    """Build the teacher from ``cfg`` (or take a built module) and load
+    ``checkpoint`` strictly (see :func:`load_teacher_weights`)."""
+    from kd_plugins.registry import MODELS
+    if checkpoint is None:
+        raise ValueError(
+            '`teacher_ckpt` is None: a distillation teacher must be trained. '
+            'Set `model.teacher_ckpt` to the teacher\'s checkpoint.')
+    model = cfg if isinstance(cfg, nn.Module) else MODELS.build(dict(cfg))
+    load_teacher_weights(model, checkpoint, checkpoint_prefix, key_map)
+    return FrozenTeacher(model, bn_mode)
+
+
+class TeacherHolder:
+    """Mixin for an ``nn.Module`` that holds a :class:`FrozenTeacher`
+    outside its module tree.
+
+    ``_hold_teacher`` stores it with ``object.__setattr__``, so it is not a
+    submodule: it stays out of ``parameters()``, ``state_dict()``, the
+    optimizer and DDP. ``_apply`` forwards device and dtype moves to it, so
+    ``model.to(device)`` and ``model.cuda()`` still move it.
+    """
+
+    def _hold_teacher(self, teacher: FrozenTeacher) -> None:
+        object.__setattr__(self, '_teacher', teacher)
+
+    @property
+    def teacher(self) -> FrozenTeacher:
+        return self._teacher
+
+    def _apply(self, fn, *args, **kwargs):
+        super()._apply(fn, *args, **kwargs)
+        self._teacher._apply(fn, *args, **kwargs)
+        return self

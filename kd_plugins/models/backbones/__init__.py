@@ -1,3 +1,0 @@
-from .cifar_resnet import CIFARResNet
-
-__all__ = ['CIFARResNet']
