@@ -3,7 +3,8 @@ from setuptools import find_packages, setup
 setup(
     name='kd_plugins',
     version='0.1.0',
-    description='Knowledge distillation as backbone pre-training for OpenMMLab 2.x',
+    description=('Knowledge distillation as backbone pre-training for '
+                 'OpenMMLab 2.x'),
     packages=find_packages(include=['kd_plugins', 'kd_plugins.*']),
     python_requires='>=3.8',
     install_requires=[

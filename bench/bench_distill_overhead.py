@@ -26,14 +26,22 @@ import os
 
 import torch
 
+# bench/ is on sys.path
+from common import (  # noqa: E402
+    DEVICE,
+    classification_batch,
+    distill_rows,
+    fresh_inputs,
+    interleaved_rounds,
+    resnet,
+    save_checkpoint,
+    sgd,
+    standalone,
+)
+
 import kd_plugins  # noqa: F401
 from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.registry import MODELS
-
-# bench/ is on sys.path
-from common import (DEVICE, classification_batch, distill_rows,  # noqa: E402
-                    fresh_inputs, interleaved_rounds, resnet,
-                    save_checkpoint, sgd, standalone)
 
 
 def checkpoint(workdir: str) -> str:

@@ -34,29 +34,45 @@ import sys
 import tempfile
 import time
 
+import common  # noqa: E402
 import torch
 import torch.nn.functional as F
+from common import (  # noqa: E402
+    DEVICE,
+    Row,
+    classification_batch,
+    distill_rows,
+    fresh_inputs,
+    interleaved_rounds,
+    memory_now_mb,
+    peak_mb,
+    ratio_row,
+    reset_peak,
+    resnet,
+    run_child,
+    save_checkpoint,
+    sgd,
+    standalone,
+    sync,
+    warm_up_process,
+)
 from mmengine.dataset import pseudo_collate
 from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader, Dataset
 
 import kd_plugins  # noqa: F401
 from kd_plugins.core.distiller import build_data_preprocessor
+from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.methods.kdep import StreamingBasis, save_basis
 from kd_plugins.methods.kdep.basis import load_basis
-from kd_plugins.methods.kdep.pre_relu import (PreReLUTap, backbone_of,
-                                             global_avg_pool)
+from kd_plugins.methods.kdep.pre_relu import (
+    PreReLUTap,
+    backbone_of,
+    global_avg_pool,
+)
 from kd_plugins.methods.kdep.svd_projection import svd_project
 from kd_plugins.methods.kdep.teacher_pass import compute_kdep_basis
-from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.registry import MODELS
-
-import common  # noqa: E402
-from common import (DEVICE, Row, classification_batch,  # noqa: E402
-                    distill_rows, interleaved_rounds, peak_mb,
-                    memory_now_mb, fresh_inputs, ratio_row, reset_peak,
-                    resnet, run_child, save_checkpoint, sgd, standalone,
-                    sync, warm_up_process)
 
 PREPROCESSOR = dict(mean=[123.675, 116.28, 103.53],
                     std=[58.395, 57.12, 57.375], to_rgb=True)

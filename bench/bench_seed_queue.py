@@ -27,15 +27,22 @@ import os
 
 import torch
 import torch.nn.functional as F
+from common import (  # noqa: E402
+    DEVICE,
+    classification_batch,
+    distill_rows,
+    fresh_inputs,
+    interleaved_rounds,
+    ratio_row,
+    save_checkpoint,
+    sgd,
+    standalone,
+)
 from mmengine.registry import DefaultScope
 
 import kd_plugins  # noqa: F401
 from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.registry import MODELS
-
-from common import (DEVICE, classification_batch, distill_rows,  # noqa: E402
-                    interleaved_rounds, fresh_inputs, ratio_row,
-                    save_checkpoint, sgd, standalone)
 
 K = 65536
 

@@ -31,20 +31,30 @@ and the ratio of the fastest times are printed.
 import os
 
 import torch
+from common import (  # noqa: E402
+    DEVICE,
+    distill_rows,
+    interleaved_rounds,
+    ratio_row,
+    save_checkpoint,
+    sgd,
+    standalone,
+)
 from mmengine.config import Config
 from mmpretrain.structures import DataSample
 
 import kd_plugins  # noqa: F401
-from kd_plugins.methods.simdis.byol_pair import (online_encoder, predict,
-                                                project, target_encoder)
+from kd_plugins.core.distiller import build_data_preprocessor
+from kd_plugins.core.teacher import build_frozen_teacher
+from kd_plugins.methods.simdis.byol_pair import (
+    online_encoder,
+    predict,
+    project,
+    target_encoder,
+)
 from kd_plugins.methods.simdis.loss import normalized_mse
 from kd_plugins.methods.simdis.simdis import project_frozen
-from kd_plugins.core.teacher import build_frozen_teacher
-from kd_plugins.core.distiller import build_data_preprocessor
 from kd_plugins.registry import MODELS
-
-from common import (DEVICE, distill_rows, interleaved_rounds,  # noqa: E402
-                    ratio_row, save_checkpoint, sgd, standalone)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CFG = os.path.join(ROOT, 'configs/simdis/'

@@ -34,15 +34,24 @@ import os
 import torch
 import torch.nn.functional as F
 
-import kd_plugins  # noqa: F401
-from kd_plugins.methods.sskd import partition_backbone
-from kd_plugins.core.teacher import build_frozen_teacher
-from kd_plugins.registry import MODELS
-
 # bench/ is on sys.path
-from common import (DEVICE, classification_batch, distill_rows,  # noqa: E402
-                    fresh_inputs, interleaved_rounds, ratio_row, resnet,
-                    save_checkpoint, sgd, standalone)
+from common import (  # noqa: E402
+    DEVICE,
+    classification_batch,
+    distill_rows,
+    fresh_inputs,
+    interleaved_rounds,
+    ratio_row,
+    resnet,
+    save_checkpoint,
+    sgd,
+    standalone,
+)
+
+import kd_plugins  # noqa: F401
+from kd_plugins.core.teacher import build_frozen_teacher
+from kd_plugins.methods.sskd import partition_backbone
+from kd_plugins.registry import MODELS
 
 NUM_STAGES = 4  # one per down-sampling point of a ResNet
 

@@ -17,8 +17,10 @@ import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
 # finish_distributed_run: the tools end a --launcher run with it
-from kd_plugins.compat import finish_distributed_run  # noqa: F401
-from kd_plugins.compat import setup_cpu_distributed
+from kd_plugins.compat import (
+    finish_distributed_run,  # noqa: F401
+    setup_cpu_distributed,
+)
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:

@@ -109,9 +109,12 @@ def _target_state(source: Dict[str, Tensor], target: Optional[str],
                   config: Optional[str]):
     """(target backbone state dict, target description), or (None, '')."""
     from kd_plugins.downstream.key_mapping import inspect_backbone
-    from kd_plugins.downstream.target import (backbone_from_config,
-                                              build_backbone, default_backbone,
-                                              describe_cfg)
+    from kd_plugins.downstream.target import (
+        backbone_from_config,
+        build_backbone,
+        default_backbone,
+        describe_cfg,
+    )
     if config is None and target is None:
         return None, ''
     if config is not None:
@@ -146,8 +149,7 @@ def export_backbone(checkpoint: str, out_file: str,
     Returns:
         The state dict written (target key names when a target is given).
     """
-    from kd_plugins.downstream.key_mapping import (describe,
-                                                   map_state_to_target)
+    from kd_plugins.downstream.key_mapping import describe, map_state_to_target
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
     state, ckpt = read_checkpoint(checkpoint)

@@ -10,6 +10,8 @@ import torch
 import kd_plugins  # noqa: F401
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# tools/ holds script-side modules (made_data) that tests import too
+sys.path.insert(0, osp.join(ROOT, 'tools'))
 
 
 def tiny_classifier(width: int = 4, num_classes: int = 10) -> dict:

@@ -8,14 +8,18 @@ state bit-identical after optimizer steps. A newly registered component fails
 import pytest
 import torch
 from conftest import save_random_weights, tiny_classifier
-from test_simdis import check_simdis, online_cfg, simdis_cfg
 from mmengine.optim import OptimWrapper
 from mmpretrain.structures import DataSample
+from test_seed import (
+    check_seed_head,
+    check_seed_loss,
+    check_seed_queue,
+    contract_seed_cfgs,
+)
+from test_simdis import check_simdis, online_cfg, simdis_cfg
 
 from kd_plugins.methods.kdep import PreReLUTap, StreamingBasis, save_basis
 from kd_plugins.registry import MODELS
-from test_seed import (check_seed_head, check_seed_loss,
-                       check_seed_queue, contract_seed_cfgs)
 
 
 def batch(n=4, size=16, classes=10):

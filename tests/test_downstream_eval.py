@@ -11,8 +11,10 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmpretrain.structures import DataSample
 
-from kd_plugins.downstream.backbone_eval import (build_with_backbone,
-                                                 knn_predict)
+from kd_plugins.downstream.backbone_eval import (
+    build_with_backbone,
+    knn_predict,
+)
 from kd_plugins.export import export_backbone
 
 PROBE = osp.join(ROOT, 'configs', 'downstream', 'mnist5k',

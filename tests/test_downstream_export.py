@@ -9,9 +9,12 @@ import torch
 from conftest import PY, ROOT, run_tool
 from mmengine.config import Config
 
-from kd_plugins.downstream import (DistilledBackboneCheckHook,
-                                   compare_loaded, inspect_backbone,
-                                   map_state_to_target)
+from kd_plugins.downstream import (
+    DistilledBackboneCheckHook,
+    compare_loaded,
+    inspect_backbone,
+    map_state_to_target,
+)
 from kd_plugins.downstream.target import build_backbone
 from kd_plugins.export import export_backbone, read_meta
 
@@ -325,8 +328,11 @@ def test_drawn_shapes_are_consistent(tmp_path):
     import numpy as np
     from pycocotools.coco import COCO
 
-    from kd_plugins.downstream.made_data import (CLASSES, draw_image,
-                                                 write_shapes)
+    from made_data import (
+        CLASSES,
+        draw_image,
+        write_shapes,
+    )
     rng = np.random.default_rng(0)
     for _ in range(20):
         img, classes, instances = draw_image(rng, 64)

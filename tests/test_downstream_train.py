@@ -12,7 +12,7 @@ from conftest import PY, ROOT, run_tool
 from mmengine.config import Config
 from test_downstream_export import distill_ckpt
 
-from kd_plugins.downstream.made_data import apply_made_data, write_shapes
+from made_data import apply_made_data, write_shapes
 from kd_plugins.export import export_backbone
 
 MMDET = osp.join(ROOT, 'configs', 'downstream', 'mmdet')

@@ -8,9 +8,8 @@ import sys
 
 import pytest
 import torch
-from mmengine.config import Config
-
 from conftest import PY, ROOT, run_tool
+from mmengine.config import Config
 
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 import effectiveness as eff  # noqa: E402

@@ -8,9 +8,15 @@ from conftest import PY, ROOT, run_tool, save_random_weights
 from mmengine.config import Config
 from test_contract import batch, kdep_cfg
 
-from kd_plugins.methods.kdep import (PTS, PreReLUTap, StreamingBasis,
-                                    load_basis, power_temperature_scaling,
-                                    save_basis, svd_project)
+from kd_plugins.methods.kdep import (
+    PTS,
+    PreReLUTap,
+    StreamingBasis,
+    load_basis,
+    power_temperature_scaling,
+    save_basis,
+    svd_project,
+)
 from kd_plugins.registry import MODELS
 
 KDEP_CFG = 'configs/kdep/kdep_r18w8_r18w16_mnist5k.py'

@@ -8,8 +8,12 @@ import torch
 from conftest import PY, ROOT, run_tool, save_random_weights
 from mmengine.config import Config
 
-from kd_plugins.methods.kdep.analysis import (compactness, feature_report,
-                                             sample_per_class, std_ratio)
+from kd_plugins.methods.kdep.analysis import (
+    compactness,
+    feature_report,
+    sample_per_class,
+    std_ratio,
+)
 from kd_plugins.methods.kdep.basis import StreamingBasis
 
 KDEP_CFG = 'configs/kdep/kdep_r18w8_r18w16_mnist5k.py'

@@ -10,8 +10,12 @@ from conftest import save_random_weights, tiny_classifier
 from PIL import Image
 
 from kd_plugins.datasets import UnlabeledImageFolder
-from kd_plugins.methods.ssld import (max_correlation, mine_unlabeled, thumbnail,
-                               thumbnail_file)
+from kd_plugins.methods.ssld import (
+    max_correlation,
+    mine_unlabeled,
+    thumbnail,
+    thumbnail_file,
+)
 
 PIPE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 

@@ -15,8 +15,8 @@ from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader, Dataset
 
-from kd_plugins.methods.seed.seed_loss import SEEDLoss, seed_loss
 from kd_plugins.methods.seed import SEEDHead, SEEDQueue, SEEDQueueHook
+from kd_plugins.methods.seed.seed_loss import SEEDLoss, seed_loss
 from kd_plugins.registry import MODELS
 
 TEACHER_CFG = osp.join(ROOT, 'configs/seed/mocov2_r18w16_mnist5k.py')

@@ -9,12 +9,23 @@ import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
 from mmpretrain.structures import DataSample
 
-from kd_plugins.methods.simdis.ema_hook import (EMATargetHook, cosine_decay,
-                                        ema_update_)
-from kd_plugins.methods.simdis import (SIMDIS_OFF, SIMDIS_ON_7V, VIEWS,
-                                      normalized_mse, parse_targets)
-from kd_plugins.methods.simdis.byol_pair import (online_encoder, project,
-                                                target_encoder)
+from kd_plugins.methods.simdis import (
+    SIMDIS_OFF,
+    SIMDIS_ON_7V,
+    VIEWS,
+    normalized_mse,
+    parse_targets,
+)
+from kd_plugins.methods.simdis.byol_pair import (
+    online_encoder,
+    project,
+    target_encoder,
+)
+from kd_plugins.methods.simdis.ema_hook import (
+    EMATargetHook,
+    cosine_decay,
+    ema_update_,
+)
 from kd_plugins.registry import MODELS
 
 

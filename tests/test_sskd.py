@@ -5,8 +5,8 @@ from conftest import save_random_weights, tiny_classifier
 from mmengine.optim import OptimWrapper
 from test_contract import batch
 
-from kd_plugins.methods.sskd.sskd import HEAD
 from kd_plugins.methods.sskd import StagePrefix, partition_backbone
+from kd_plugins.methods.sskd.sskd import HEAD
 from kd_plugins.registry import MODELS
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import PY, ROOT, run_tool, save_random_weights
 from mmengine.config import Config
-from test_tools import free_port, load_ckpt, logged_losses
+from test_tools import free_port, load_ckpt
 
 CFG = 'configs/sskd/sskd_r18w8_r18w16_mnist5k.py'
 # 4 stages x 2 epochs (lr x0.1 after 1) + 2 head epochs = 10 epochs of

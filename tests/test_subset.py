@@ -4,8 +4,12 @@ import os
 import pytest
 from conftest import PY, run_tool
 
-from kd_plugins.datasets.subset import (read_annotation, sample_annotation,
-                                        scan_class_folders, write_annotation)
+from kd_plugins.datasets.subset import (
+    read_annotation,
+    sample_annotation,
+    scan_class_folders,
+    write_annotation,
+)
 
 PAIRS = [(f'c{c}/img{i}.JPEG', str(c)) for c in range(4)
          for i in range(10 * (c + 1))]  # 10, 20, 30, 40 images

@@ -1,8 +1,9 @@
 r"""Compare backbones on the same data: k-NN, linear probe and fine-tune.
 
-    python tools/compare_backbones.py configs/downstream/mnist5k/linear_probe_r18w8.py \
+    python tools/compare_backbones.py \
+        configs/downstream/mnist5k/linear_probe_r18w8.py \
         --backbone distilled=work_dirs/backbones/mnist5k_r18w8.pth \
-        --backbone supervised=work_dirs/backbones/mnist5k_r18w8_supervised.pth \
+        --backbone supervised=work_dirs/backbones/r18w8_supervised.pth \
         --backbone random \
         --finetune-config configs/downstream/mnist5k/finetune_r18w8.py
 
@@ -20,9 +21,12 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 
 import kd_plugins  # noqa: F401  (registrations, checkpoint fix)
-from kd_plugins.downstream.backbone_eval import (build_with_backbone,
-                                                 knn_loaders, knn_top1,
-                                                 train_and_validate)
+from kd_plugins.downstream.backbone_eval import (
+    build_with_backbone,
+    knn_loaders,
+    knn_top1,
+    train_and_validate,
+)
 
 
 def parse_backbone(text):

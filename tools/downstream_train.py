@@ -16,11 +16,11 @@ themselves through ``custom_imports``).
 import argparse
 import os.path as osp
 
+from made_data import apply_made_data
 from mmengine.config import Config, DictAction
 
 import kd_plugins  # noqa: F401  (checkpoint-loading fix, registrations)
 from kd_plugins.cli import build_runner, finish_distributed_run
-from kd_plugins.downstream.made_data import apply_made_data
 
 
 def parse_args():

@@ -309,8 +309,13 @@ class Bench:
         from mmengine.config import Config
 
         from kd_plugins.downstream.backbone_eval import (
-            build_with_backbone, extract_features, knn_loaders, knn_predict,
-            linear_probe_top1, train_and_validate)
+            build_with_backbone,
+            extract_features,
+            knn_loaders,
+            knn_predict,
+            linear_probe_top1,
+            train_and_validate,
+        )
         from kd_plugins.export import export_backbone
         out_dir = osp.join(self.wd, name)
         settings = dict(ckpt=ckpt, seed=seed, ft_iters=self.a.ft_iters,

@@ -3,12 +3,14 @@
     python tools/export_backbone.py work_dirs/run/iter_1500.pth student_r18.pth
     # keys renamed for, and checked against, a downstream config's backbone:
     python tools/export_backbone.py CKPT r18_mmseg.pth \\
-        --config configs/downstream/mmseg/deeplabv3plus_r18-d8_distilled_cityscapes.py
+        --config configs/downstream/mmseg/\
+deeplabv3plus_r18-distilled-d8_4xb2-80k_cityscapes-512x1024.py
     # or for a toolbox's backbone of the student's family and depth:
     python tools/export_backbone.py CKPT r18_mmdet.pth --target mmdet
 
 Use the result downstream as
-``backbone=dict(..., init_cfg=dict(type='Pretrained', checkpoint='student_r18.pth'))``
+``backbone=dict(..., init_cfg=dict(type='Pretrained',
+checkpoint='student_r18.pth'))``
 in mmpretrain, mmdet or mmseg configs. The file records where it came from
 (``meta``: method, teacher, source checkpoint and its sha256, target).
 """

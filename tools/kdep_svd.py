@@ -12,11 +12,14 @@ with ``python tools/train.py CONFIG``; the config's ``align.basis`` must name
 the same file.
 """
 import argparse
+
 from mmengine.config import DictAction
 
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
-from kd_plugins.methods.kdep.teacher_pass import (compute_kdep_basis,
-                                                 teacher_pass_inputs)
+from kd_plugins.methods.kdep.teacher_pass import (
+    compute_kdep_basis,
+    teacher_pass_inputs,
+)
 
 
 def parse_args():

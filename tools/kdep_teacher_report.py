@@ -1,6 +1,7 @@
 """Judge a KDEP teacher before training: Std Ratio, compactness, t-SNE.
 
-    python tools/kdep_teacher_report.py configs/kdep/kdep_r18w8_r18w16_mnist5k.py \
+    python tools/kdep_teacher_report.py \
+        configs/kdep/kdep_r18w8_r18w16_mnist5k.py \
         --out-dir work_dirs/kdep_teacher_report
 
 Runs the config's frozen teacher (``model.teacher``/``model.teacher_ckpt``,
@@ -28,14 +29,19 @@ import os.path as osp
 from mmengine.config import DictAction
 
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
-from kd_plugins.methods.kdep.analysis import (feature_report, format_report,
-                                             tsne_png)
+from kd_plugins.methods.kdep.analysis import (
+    feature_report,
+    format_report,
+    tsne_png,
+)
 from kd_plugins.methods.kdep.basis import StreamingBasis, load_basis
 from kd_plugins.methods.kdep.pre_relu import PreReLUTap
 from kd_plugins.methods.kdep.pts import power_temperature_scaling
 from kd_plugins.methods.kdep.svd_projection import svd_project
-from kd_plugins.methods.kdep.teacher_pass import (collect_teacher_features,
-                                                 teacher_pass_inputs)
+from kd_plugins.methods.kdep.teacher_pass import (
+    collect_teacher_features,
+    teacher_pass_inputs,
+)
 from kd_plugins.registry import MODELS
 
 

@@ -16,8 +16,11 @@ import argparse
 from mmengine.config import Config, DictAction
 
 import kd_plugins  # noqa: F401  (registrations, checkpoint fix)
-from kd_plugins.downstream.backbone_eval import (build_with_backbone,
-                                                 knn_loaders, knn_top1)
+from kd_plugins.downstream.backbone_eval import (
+    build_with_backbone,
+    knn_loaders,
+    knn_top1,
+)
 
 
 def main():

@@ -1,7 +1,8 @@
 """Write small drawn-shape data for detection (COCO) and segmentation (mmseg).
 
     python tools/make_shapes_data.py data/shapes            # 16 train, 8 val
-    python tools/make_shapes_data.py data/shapes --train 200 --val 50 --size 128
+    python tools/make_shapes_data.py data/shapes --train 200 --val 50 \
+        --size 128
 
 writes ``ROOT/coco`` (``train/``, ``val/``, ``annotations/instances_*.json``
 with boxes and polygon masks) and ``ROOT/seg`` (``img_dir/``, ``ann_dir/``,
@@ -10,10 +11,8 @@ class index per pixel, 0 = background). ``tools/downstream_train.py CONFIG
 """
 import argparse
 
+from made_data import write_coco_shapes, write_seg_shapes
 from mmengine.utils import ProgressBar
-
-from kd_plugins.downstream.made_data import (write_coco_shapes,
-                                             write_seg_shapes)
 
 
 def main():

@@ -15,8 +15,12 @@ import argparse
 import os.path as osp
 from collections import Counter
 
-from kd_plugins.datasets.subset import (read_annotation, sample_annotation,
-                                        scan_class_folders, write_annotation)
+from kd_plugins.datasets.subset import (
+    read_annotation,
+    sample_annotation,
+    scan_class_folders,
+    write_annotation,
+)
 
 
 def main():

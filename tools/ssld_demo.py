@@ -70,7 +70,8 @@ def main():
     wd = osp.abspath(args.work_dir)
     os.makedirs(wd, exist_ok=True)
     iters = [] if args.iters is None else [
-        f'train_cfg.max_iters={args.iters}', f'train_cfg.val_interval={args.iters}',
+        f'train_cfg.max_iters={args.iters}',
+        f'train_cfg.val_interval={args.iters}',
         f'default_hooks.checkpoint.interval={args.iters}']
 
     run([sys.executable, 'tools/prepare_mnist5k.py', '--out', args.data],

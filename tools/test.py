@@ -9,9 +9,14 @@ import mmengine
 from mmengine.evaluator import DumpResults
 
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
-from kd_plugins.cli import (add_common_args, apply_dataloader_defaults,
-                            build_runner, finish_args, load_config,
-                            finish_distributed_run)
+from kd_plugins.cli import (
+    add_common_args,
+    apply_dataloader_defaults,
+    build_runner,
+    finish_args,
+    finish_distributed_run,
+    load_config,
+)
 
 
 def parse_args():

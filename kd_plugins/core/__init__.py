@@ -2,17 +2,30 @@
 and its one loader, connectors, the feature loss, feature taps, checkpoint
 and distributed helpers, and the small CIFAR-style ResNet of the embedded
 configs. Nothing here imports a method (``kd_plugins.methods``)."""
-from .checkpoint import (KeyMismatch, compare_keys, listing, read_checkpoint,
-                         rename_prefixes, sha256_file, strip_prefix)
+from .checkpoint import (
+                         KeyMismatch,
+                         compare_keys,
+                         listing,
+                         read_checkpoint,
+                         rename_prefixes,
+                         sha256_file,
+                         strip_prefix,
+)
 from .cifar_resnet import CIFARResNet
 from .connectors import BaseConnector, ConvConnector, IdentityConnector
 from .dist import concat_all_gather_no_grad, unwrap_model
 from .distiller import BaseDistiller, build_data_preprocessor
 from .feature_loss import FeatureMSELoss, feature_mse
 from .feature_tap import resolve_module
-from .teacher import (KEY_MAPS, MOCO_KEY_MAP, FrozenTeacher, TeacherHolder,
-                      build_frozen_teacher, load_teacher_weights,
-                      resolve_key_map)
+from .teacher import (
+                         KEY_MAPS,
+                         MOCO_KEY_MAP,
+                         FrozenTeacher,
+                         TeacherHolder,
+                         build_frozen_teacher,
+                         load_teacher_weights,
+                         resolve_key_map,
+)
 
 __all__ = [
     'BaseConnector', 'BaseDistiller', 'CIFARResNet', 'ConvConnector',

@@ -22,8 +22,12 @@ from mmengine.model import BaseModel
 from mmengine.registry import DefaultScope
 from torch import Tensor
 
-from kd_plugins.core.teacher import (BNMode, KeyMap, TeacherHolder,
-                                     build_frozen_teacher)
+from kd_plugins.core.teacher import (
+    BNMode,
+    KeyMap,
+    TeacherHolder,
+    build_frozen_teacher,
+)
 from kd_plugins.registry import MODELS
 
 

@@ -28,8 +28,12 @@ import torch.nn as nn
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from kd_plugins.core.checkpoint import (compare_keys, read_checkpoint,
-                                        rename_prefixes, strip_prefix)
+from kd_plugins.core.checkpoint import (
+    compare_keys,
+    read_checkpoint,
+    rename_prefixes,
+    strip_prefix,
+)
 
 BNMode = Literal['eval', 'train']
 KeyMap = Union[str, Dict[str, str], None]

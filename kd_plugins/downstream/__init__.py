@@ -5,18 +5,24 @@
 - :mod:`.target`: the downstream backbone, built by its own toolbox;
 - :mod:`.check_hook`: ``DistilledBackboneCheckHook``, which stops a run at
   start when the distilled weights did not all load;
-- :mod:`.made_data`: small detection (COCO) and segmentation (mmseg folder)
-  data sets of drawn shapes, and the overrides that point a config at them;
 - :mod:`.backbone_eval`: cosine k-NN on a backbone's pooled features, and
   a classifier built around an exported backbone (checked to load).
 
 Name it from any toolbox's config with
 ``custom_imports = dict(imports=['kd_plugins.downstream'])``.
 """
-from .check_hook import (DistilledBackboneCheckHook, compare_loaded,
-                         load_backbone_file, pretrained_source)
-from .key_mapping import (canonical_names, describe, inspect_backbone,
-                          map_state_to_target)
+from .check_hook import (
+                         DistilledBackboneCheckHook,
+                         compare_loaded,
+                         load_backbone_file,
+                         pretrained_source,
+)
+from .key_mapping import (
+                         canonical_names,
+                         describe,
+                         inspect_backbone,
+                         map_state_to_target,
+)
 
 __all__ = ['DistilledBackboneCheckHook', 'canonical_names', 'compare_loaded',
            'describe', 'inspect_backbone', 'load_backbone_file',

@@ -132,6 +132,7 @@ def build_with_backbone(cfg, checkpoint: Optional[str], seed: int = 0):
     from mmengine.registry import DefaultScope
 
     from kd_plugins.registry import MODELS
+
     from .check_hook import DistilledBackboneCheckHook
     model_cfg = copy.deepcopy(cfg.model)
     if checkpoint:

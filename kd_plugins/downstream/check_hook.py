@@ -23,8 +23,12 @@ import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS as ROOT_HOOKS
 
-from kd_plugins.core.checkpoint import (compare_keys, listing,
-                                        read_checkpoint, strip_prefix)
+from kd_plugins.core.checkpoint import (
+    compare_keys,
+    listing,
+    read_checkpoint,
+    strip_prefix,
+)
 from kd_plugins.core.dist import unwrap_model
 from kd_plugins.registry import HOOKS
 

@@ -1,7 +1,11 @@
 """KDEP: penultimate-feature distillation with non-parametric SVD alignment
 and Power Temperature Scaling (He et al.)."""
-from .alternatives import (ChannelInterpolation, ChannelSelection,
-                           ScaleNorm, StdMatch)
+from .alternatives import (
+                           ChannelInterpolation,
+                           ChannelSelection,
+                           ScaleNorm,
+                           StdMatch,
+)
 from .basis import StreamingBasis, load_basis, save_basis
 from .kdep import KDEP
 from .pre_relu import PreReLUTap, backbone_of, global_avg_pool

@@ -23,9 +23,9 @@ import torch.nn as nn
 from torch import Tensor
 
 from kd_plugins.core.distiller import BaseDistiller
+from kd_plugins.core.teacher import BNMode
 from kd_plugins.methods.kdep.pre_relu import PreReLUTap, backbone_of
 from kd_plugins.methods.kdep.svd_projection import SVDProjection
-from kd_plugins.core.teacher import BNMode
 from kd_plugins.registry import MODELS
 
 

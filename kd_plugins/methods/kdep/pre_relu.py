@@ -80,7 +80,8 @@ class PreReLUTap:
                 f'KDEP pre-ReLU feature: the {owner} backbone '
                 f'{type(backbone).__name__} is not supported; supported '
                 f'families: {"; ".join(SUPPORTED)}. Use one of them, or add '
-                'a tap for this family in kd_plugins/methods/kdep/pre_relu.py.')
+                'a tap for this family in '
+                'kd_plugins/methods/kdep/pre_relu.py.')
 
     # ---------------------------------------------------------------- builds
     def _tap_resnet(self, backbone: ResNet) -> None:

@@ -15,16 +15,16 @@ import time
 from dataclasses import dataclass
 from typing import Iterator, Optional, Tuple, Union
 
+import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.utils import ProgressBar
-import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from kd_plugins.core.distiller import build_data_preprocessor
+from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.methods.kdep.basis import StreamingBasis, save_basis
 from kd_plugins.methods.kdep.pre_relu import PreReLUTap, backbone_of
-from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.registry import DATASETS
 
 

@@ -5,8 +5,14 @@ from .ema_hook import EMATargetHook
 from .loss import NormalizedMSELoss, normalized_mse
 from .simdis import SimDis
 from .simdis_online import SimDisOnline
-from .views import (PRESETS, SIMDIS_OFF, SIMDIS_ON, SIMDIS_ON_7V, VIEWS,
-                    parse_targets)
+from .views import (
+                    PRESETS,
+                    SIMDIS_OFF,
+                    SIMDIS_ON,
+                    SIMDIS_ON_7V,
+                    VIEWS,
+                    parse_targets,
+)
 
 __all__ = ['SimDisBase', 'SimDis', 'SimDisOnline', 'EMATargetHook',
            'NormalizedMSELoss', 'normalized_mse', 'VIEWS', 'PRESETS',

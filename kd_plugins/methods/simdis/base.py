@@ -25,11 +25,15 @@ from mmengine.model import BaseModel, ModuleDict
 from torch import Tensor
 
 from kd_plugins.core.distiller import build_data_preprocessor
+from kd_plugins.methods.simdis.byol_pair import (
+    check_byol,
+    online_encoder,
+    predict,
+    project,
+    projection_dim,
+    target_encoder,
+)
 from kd_plugins.methods.simdis.ema_hook import copy_to_target_
-from kd_plugins.methods.simdis.byol_pair import (check_byol, online_encoder,
-                                                predict, project,
-                                                projection_dim,
-                                                target_encoder)
 from kd_plugins.methods.simdis.loss import normalized_mse
 from kd_plugins.methods.simdis.views import BYOL_VIEW, needs, parse_targets
 from kd_plugins.registry import MODELS

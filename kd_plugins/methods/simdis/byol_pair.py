@@ -10,7 +10,8 @@ BYOL config (``backbone.*``, ``neck.*``, ``head.predictor.*``,
 
 The CosineEMA wrapper is used as a container only: SimDis never calls
 ``BYOL.loss`` (which would update the target with mmpretrain's own schedule);
-:class:`~kd_plugins.methods.simdis.EMATargetHook` updates ``target_net.module``.
+:class:`~kd_plugins.methods.simdis.EMATargetHook` updates
+``target_net.module``.
 """
 import torch.nn as nn
 from mmpretrain.models import BYOL

@@ -22,12 +22,20 @@ from typing import Dict, Optional, Sequence, Union
 import torch.nn as nn
 from torch import Tensor
 
+from kd_plugins.core.teacher import (
+    BNMode,
+    FrozenTeacher,
+    TeacherHolder,
+    build_frozen_teacher,
+)
 from kd_plugins.methods.simdis.base import SimDisBase
-from kd_plugins.methods.simdis.byol_pair import (check_byol, online_encoder,
-                                                project, target_encoder)
+from kd_plugins.methods.simdis.byol_pair import (
+    check_byol,
+    online_encoder,
+    project,
+    target_encoder,
+)
 from kd_plugins.methods.simdis.views import needs
-from kd_plugins.core.teacher import (BNMode, FrozenTeacher, TeacherHolder,
-                                     build_frozen_teacher)
 from kd_plugins.registry import MODELS
 
 

@@ -20,9 +20,13 @@ import torch.nn as nn
 from torch import Tensor
 
 from kd_plugins.methods.simdis.base import SimDisBase
-from kd_plugins.methods.simdis.byol_pair import (check_byol, online_encoder,
-                                                predict, project,
-                                                target_encoder)
+from kd_plugins.methods.simdis.byol_pair import (
+    check_byol,
+    online_encoder,
+    predict,
+    project,
+    target_encoder,
+)
 from kd_plugins.methods.simdis.loss import normalized_mse
 from kd_plugins.registry import MODELS
 

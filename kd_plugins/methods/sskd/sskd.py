@@ -13,7 +13,8 @@ Phase 2 (head): the whole backbone (and neck) frozen, the head
 re-initialised and trained with its own loss (cross-entropy) on labels.
 
 The schedule (which stage, when the head starts, learning rates) belongs to
-:class:`~kd_plugins.methods.sskd.SSKDStageHook`, which calls :meth:`SSKD.set_phase`.
+:class:`~kd_plugins.methods.sskd.SSKDStageHook`, which calls
+:meth:`SSKD.set_phase`.
 ``mode='multi_loss'`` is the paper's baseline: every stage trains at once on
 the sum of all stage losses, then the head.
 
@@ -32,9 +33,9 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from kd_plugins.core.distiller import BaseDistiller
+from kd_plugins.core.teacher import BNMode
 from kd_plugins.methods.sskd.partition import partition_backbone
 from kd_plugins.methods.sskd.prefix import StagePrefix
-from kd_plugins.core.teacher import BNMode
 from kd_plugins.registry import MODELS
 
 Mode = Literal['stagewise', 'multi_loss']

@@ -34,9 +34,9 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 
-from kd_plugins.methods.sskd.sskd import HEAD, SSKD
 from kd_plugins.core.checkpoint import resumed_state
 from kd_plugins.core.dist import unwrap_model
+from kd_plugins.methods.sskd.sskd import HEAD, SSKD
 from kd_plugins.registry import HOOKS
 
 _KEY = 'sskd_schedule'

@@ -1,7 +1,11 @@
 """SSLD: soft-label-only distillation over labeled and teacher-mined
 unlabeled images (Cui et al.)."""
-from .jsd_loss import JSDivLoss, jensen_shannon, soft_cross_entropy, \
-    symmetric_kl
+from .jsd_loss import (
+           JSDivLoss,
+           jensen_shannon,
+           soft_cross_entropy,
+           symmetric_kl,
+)
 from .miner import MiningResult, mine_unlabeled
 from .mixed_dataset import LabeledUnlabeledDataset
 from .ssld import SSLD

@@ -42,7 +42,8 @@ def jensen_shannon(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
     log_pt = F.log_softmax(teacher_logits, dim=1)  # N x C
     # log m = log((p_s + p_t) / 2), computed stably in log space.
     log_m = torch.logsumexp(torch.stack([log_ps, log_pt]), dim=0) \
-        - torch.log(torch.tensor(2.0, dtype=log_ps.dtype, device=log_ps.device))
+        - torch.log(torch.tensor(2.0, dtype=log_ps.dtype,
+                                 device=log_ps.device))
     kl_s = (log_ps.exp() * (log_ps - log_m)).sum(dim=1)  # N
     kl_t = (log_pt.exp() * (log_pt - log_m)).sum(dim=1)  # N
     return ((kl_s + kl_t) / 2).mean()
@@ -57,7 +58,8 @@ def symmetric_kl(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
     return ((kl_ts + kl_st) / 2).mean()
 
 
-def soft_cross_entropy(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+def soft_cross_entropy(student_logits: Tensor,
+                       teacher_logits: Tensor) -> Tensor:
     """-sum_c p_t(c) log p_s(c), averaged over the batch."""
     p_t = F.softmax(teacher_logits, dim=1)  # N x C
     return -(p_t * F.log_softmax(student_logits, dim=1)).sum(dim=1).mean()
@@ -91,7 +93,8 @@ class JSDivLoss(nn.Module):
         self.mode = mode
         self.loss_weight = float(loss_weight)
 
-    def forward(self, student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    def forward(self, student_logits: Tensor,
+                teacher_logits: Tensor) -> Tensor:
         _check_logits(student_logits, teacher_logits)
         loss = _FUNCS[self.mode](student_logits.float(),
                                  teacher_logits.detach().float())

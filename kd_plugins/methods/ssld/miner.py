@@ -28,10 +28,13 @@ from mmengine.dataset import pseudo_collate
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Subset
 
-from kd_plugins.datasets import UnlabeledImageFolder
-from kd_plugins.methods.ssld.thumbnail_ncc import max_correlation, thumbnail_file
 from kd_plugins.core.distiller import build_data_preprocessor
 from kd_plugins.core.teacher import build_frozen_teacher
+from kd_plugins.datasets import UnlabeledImageFolder
+from kd_plugins.methods.ssld.thumbnail_ncc import (
+    max_correlation,
+    thumbnail_file,
+)
 
 
 @dataclass
