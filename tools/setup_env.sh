@@ -16,10 +16,15 @@ STAMP="$VENV/.kd_plugins_env_v1"
 PY="$VENV/bin/python"
 mkdir -p "$CACHE"
 
+# The linter, pinned (pyproject.toml holds its settings; .ci/run runs it).
+RUFF="ruff==0.17.6"
 if [[ -f "$STAMP" ]]; then
-  # Environment complete: only make sure the package itself is linked in.
+  # Environment complete: only make sure the package itself is linked in,
+  # and the linter is there (environments made before it was added).
   "$PY" -c "import kd_plugins" 2>/dev/null || \
     "$PY" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
+  [[ -x "$VENV/bin/ruff" ]] || \
+    "$PY" -m pip install -q --disable-pip-version-check "$RUFF"
   exit 0
 fi
 
@@ -78,7 +83,7 @@ fi
 
 log "mmpretrain / mmdet / mmsegmentation and test tools"
 "${PIP[@]}" -q mmpretrain==1.2.0 mmdet==3.3.0 mmsegmentation==1.2.2 \
-  ftfy regex "mlxtend==0.23.4" matplotlib pytest
+  ftfy regex "mlxtend==0.23.4" matplotlib pytest "$RUFF"
 pin_setuptools
 log "kd_plugins (editable)"
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT"
