@@ -8,5 +8,4 @@ model = dict(
     align=dict(_delete_=True, type='ConvConnector'),
     transform=None,
 )
-# the same file name exists under another method's folder
 work_dir = 'work_dirs/kdep_conv_r18w8_r18w16_mnist5k'

@@ -6,7 +6,11 @@
 #   python tools/train.py configs/seed/mocov2_r18w16_mnist5k.py
 # writes work_dirs/seed_mnist5k/mocov2_teacher/iter_2000.pth, the teacher
 # checkpoint of configs/seed/seed_r18w8_mocov2r18w16_mnist5k.py.
-_base_ = ['../_base_/schedules/mnist5k_iters.py']  # includes the runtime
+_base_ = [
+    '../_base_/models/resnet_cifar_mnist_kd.py',
+    '../_base_/schedules/mnist5k_iters_2k.py',  # and the runtime
+    '../_base_/no_eval.py',
+]
 
 # two augmented views per digit (MoCo-v2's recipe, without the colour,
 # grey-scale and flip steps that mean nothing for grey digits)
@@ -39,27 +43,15 @@ model = dict(
     data_preprocessor=dict(type='SelfSupDataPreprocessor',
                            mean=[33.3, 33.3, 33.3], std=[78.6, 78.6, 78.6],
                            to_rgb=False),
-    backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=16,
-                  base_channels=16, out_indices=(3, )),
+    backbone={{_base_.r18w16_classifier.backbone}},
     neck=dict(type='MoCoV2Neck', in_channels=128, hid_channels=128,
               out_channels=128, with_avg_pool=True),
     head=dict(type='ContrastiveHead', loss=dict(type='CrossEntropyLoss'),
               temperature=0.2),
 )
 
-max_iters = 2000
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.06, momentum=0.9, weight_decay=5e-4,
                    nesterov=False))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
-         end=100),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 100, by_epoch=False,
-         begin=100, end=max_iters),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
-val_cfg = None
-test_cfg = None
-default_hooks = dict(checkpoint=dict(interval=max_iters))
 randomness = dict(seed=0)
 work_dir = 'work_dirs/seed_mnist5k/mocov2_teacher'

@@ -1,8 +1,7 @@
-# SEED on the embedded MNIST-5k digits, minutes on a CPU: a 1/8-width
-# CIFAR-style ResNet-18 student (64-d pooled feature) learns, without labels,
-# the similarity distribution of the MoCo-v2 teacher of
-# configs/seed/mocov2_r18w16_mnist5k.py over a queue of 1,024 teacher
-# embeddings, on the 3,000 unlabeled digits.
+# SEED on the embedded MNIST-5k digits: a 1/8-width CIFAR-style ResNet-18
+# student (64-d pooled feature) learns, without labels, the similarity
+# distribution of the MoCo-v2 teacher of configs/seed/mocov2_r18w16_mnist5k.py
+# over a queue of 1,024 teacher embeddings, on the 3,000 unlabeled digits.
 #   python tools/train.py configs/seed/mocov2_r18w16_mnist5k.py
 #   python tools/train.py configs/seed/seed_r18w8_mocov2r18w16_mnist5k.py
 #   bash tools/dist_train.sh configs/seed/seed_r18w8_mocov2r18w16_mnist5k.py 2 \
@@ -11,11 +10,13 @@
 #       work_dirs/seed_mnist5k/seed_student/iter_2000.pth \
 #       work_dirs/seed_mnist5k/seed_student_backbone.pth
 #   python tools/train.py configs/seed/linear_probe_seed_r18w8_mnist5k.py
-# The teacher (backbone + MoCo's fc-ReLU-fc neck as a SEEDHead) is read from
-# mmpretrain's MoCo checkpoint through teacher_ckpt_map='moco'.
+# The teacher (backbone, and MoCo's neck as a SEEDHead) is read from the
+# MoCo-v2 checkpoint through teacher_ckpt_map='moco'.
 _base_ = [
-    '../_base_/datasets/mnist5k.py',
-    '../_base_/schedules/mnist5k_iters.py',  # includes the runtime
+    '../_base_/models/resnet_cifar_mnist_kd.py',
+    '../_base_/datasets/mnist5k_train.py',
+    '../_base_/schedules/mnist5k_iters_2k.py',  # and the runtime
+    '../_base_/no_eval.py',  # no classifier: evaluate by the linear probe
 ]
 # one augmented view feeds teacher and student (paper, Appendix A.1)
 seed_pipeline = [
@@ -38,14 +39,12 @@ model = dict(
     type='SEED',
     student=dict(
         type='ImageClassifier',
-        backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=8,
-                      base_channels=8, out_indices=(3, )),
+        backbone={{_base_.r18w8_classifier.backbone}},
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='SEEDHead', in_channels=64, out_channels=128)),
     teacher=dict(
         type='ImageClassifier',
-        backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=16,
-                      base_channels=16, out_indices=(3, )),
+        backbone={{_base_.r18w16_classifier.backbone}},
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='SEEDHead', in_channels=128, out_channels=128)),
     teacher_ckpt='work_dirs/seed_mnist5k/mocov2_teacher/iter_2000.pth',
@@ -55,25 +54,9 @@ model = dict(
 )
 custom_hooks = [dict(type='SEEDQueueHook', warm_fill=True)]
 
-max_iters = 2000
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.06, momentum=0.9, weight_decay=1e-4))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
-         end=100),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 100, by_epoch=False,
-         begin=100, end=max_iters),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
-default_hooks = dict(checkpoint=dict(interval=max_iters))
-# No labels, no classifier: evaluate with the linear probe.
-val_dataloader = None
-val_evaluator = None
-val_cfg = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
 randomness = dict(seed=0)
 work_dir = 'work_dirs/seed_mnist5k/seed_student'

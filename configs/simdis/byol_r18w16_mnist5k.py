@@ -5,26 +5,13 @@
 # Its checkpoint is the teacher of configs/simdis/simdis_off_r18w8_mnist5k.py:
 #   python tools/train.py configs/simdis/byol_r18w16_mnist5k.py
 _base_ = [
+    '../_base_/models/byol_resnet_cifar_mnist.py',
     '../_base_/datasets/mnist5k_two_view.py',
     '../_base_/default_runtime.py',
+    '../_base_/no_eval.py',
 ]
-model = dict(
-    type='BYOL',
-    base_momentum=0.01,  # mmpretrain's momentum = 1 - decay (decay 0.99)
-    backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=16,
-                  base_channels=16, out_indices=(3, )),
-    neck=dict(type='NonLinearNeck', in_channels=128, hid_channels=256,
-              out_channels=64, num_layers=2, with_bias=True,
-              with_last_bn=False, with_avg_pool=True,
-              norm_cfg=dict(type='BN1d')),
-    head=dict(type='LatentPredictHead',
-              loss=dict(type='CosineSimilarityLoss'),
-              predictor=dict(type='NonLinearNeck', in_channels=64,
-                             hid_channels=256, out_channels=64, num_layers=2,
-                             with_bias=True, with_last_bn=False,
-                             with_avg_pool=False,
-                             norm_cfg=dict(type='BN1d'))),
-)
+# mmpretrain's momentum = 1 - decay (decay 0.99)
+model = dict(_base_.byol_r18w16, base_momentum=0.01)
 max_iters = 300
 train_dataloader = dict(batch_size=32)
 # The paper's plain setting (Sec. 4.3): SGD, no LARS, no SyncBN.

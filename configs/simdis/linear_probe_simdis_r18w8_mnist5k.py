@@ -11,7 +11,7 @@
 _base_ = [
     '../_base_/models/resnet_cifar_mnist.py',
     '../_base_/datasets/mnist5k.py',
-    '../_base_/default_runtime.py',
+    '../_base_/schedules/mnist5k_iters.py',  # includes the runtime
 ]
 model = dict(
     backbone=dict(
@@ -28,21 +28,15 @@ model = dict(
 train_dataloader = dict(batch_size=64)
 max_iters = 500
 optim_wrapper = dict(
+    _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.0))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters, by_epoch=False,
          begin=0, end=max_iters),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=max_iters)
-val_cfg = dict()
-test_cfg = dict()
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=100),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False,
-                    interval=max_iters, max_keep_ckpts=1),
-)
-log_processor = dict(by_epoch=False)
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(logger=dict(interval=100),
+                     checkpoint=dict(interval=max_iters))
 randomness = dict(seed=0)
 work_dir = 'work_dirs/simdis_mnist5k/linear_probe'

@@ -1,5 +1,7 @@
-# Teacher for the embedded demo: CIFAR-style ResNet-18 at quarter width, trained
-# with labels on the 1,000 labeled digits (a plain mmpretrain classifier).
+# Teacher of the MNIST-5k demos: CIFAR-style ResNet-18 at quarter width,
+# trained with labels on the 1,000 labeled digits (a plain mmpretrain
+# classifier).
+#   python tools/train.py configs/ssld/supervised_r18w16_mnist5k.py
 _base_ = [
     '../_base_/models/resnet_cifar_mnist.py',
     '../_base_/datasets/mnist5k.py',

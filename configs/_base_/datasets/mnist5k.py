@@ -1,40 +1,16 @@
-# The embedded MNIST-5k digits (tools/prepare_mnist5k.py writes them):
-# train/ (1,000 labeled), val/ (1,000), unlabeled/ (3,000), 28x28 PNG.
-data_root = 'data/mnist5k'
+# The embedded MNIST-5k digits for classifiers: mnist5k_train.py plus
+# validation and test on the 1,000 digits of val/.
+_base_ = ['./mnist5k_train.py']
 
-data_preprocessor = dict(
-    num_classes=10,
-    mean=[33.3, 33.3, 33.3],  # MNIST pixel mean / std on the 0-255 scale
-    std=[78.6, 78.6, 78.6],
-    to_rgb=False,
-)
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomCrop', crop_size=28, padding=2),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='PackInputs'),
-]
-
-labeled_train = dict(type='CustomDataset', data_root=data_root,
-                     data_prefix='train', pipeline=train_pipeline)
-
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=2,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=labeled_train,
-)
 val_dataloader = dict(
     batch_size=100,
     num_workers=2,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='CustomDataset', data_root=data_root,
-                 data_prefix='val', pipeline=test_pipeline),
+    dataset=dict(type='CustomDataset', data_root={{_base_.data_root}},
+                 data_prefix='val', pipeline={{_base_.test_pipeline}}),
 )
 val_evaluator = dict(type='Accuracy', topk=(1, ))
+val_cfg = dict()
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
+test_cfg = dict()

@@ -3,7 +3,8 @@
 # mmpretrain's `_base_/datasets/imagenet_bs32_byol.py`: random resized crop,
 # colour (brightness/contrast) jitter, blur on view 1, solarisation on view 2.
 # No horizontal flip (digits are not mirror-symmetric). Labels are never
-# read: the 3,000 digits of unlabeled/ are the training set.
+# read: the 3,000 digits of unlabeled/ are the training set; configs add
+# ../no_eval.py (nothing to validate).
 data_root = 'data/mnist5k'
 
 data_preprocessor = dict(
@@ -44,10 +45,3 @@ train_dataloader = dict(
     dataset=dict(type='UnlabeledImageFolder', data_root=data_root,
                  data_prefix='unlabeled', pipeline=train_pipeline),
 )
-# Self-supervised pre-training: nothing to validate (linear probe afterwards).
-val_dataloader = None
-val_evaluator = None
-val_cfg = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
