@@ -1,8 +1,7 @@
 # SEED on ImageNet-1k: MobileNetV3-large student from the MoCo-v2 ResNet-50
 # teacher. As seed_r18_mocov2r50_imagenet.py, with the paper's changes for the
 # mobile networks (Appendix A, Table 6): the deeper projection head (one more
-# Linear-ReLU) and weight decay 1e-5. Paper: 68.2 linear-probe top-1
-# (MoCo-v2 alone: 36.3).
+# Linear-ReLU) and weight decay 1e-5.
 #   bash tools/dist_train.sh configs/seed/seed_mbv3l_mocov2r50_imagenet.py 8
 _base_ = ['./seed_r18_mocov2r50_imagenet.py']
 model = dict(

@@ -8,13 +8,13 @@
 #       work_dirs/seed/seed_r18_mocov2r50_imagenet/epoch_200.pth \
 #       work_dirs/seed/seed_r18_mocov2r50_imagenet/backbone.pth
 #   bash tools/dist_train.sh configs/seed/linear_probe_r18_imagenet.py 8
-# 8 processes x 32 = 256 images per step (a divisor of K); other batch sizes
-# need --auto-scale-lr and a global batch dividing 65,536.
-# The teacher: mmpretrain's released MoCo-v2 checkpoint (or your run of
-# mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py); its query
-# encoder is read through teacher_ckpt_map='moco' (backbone.* and the
-# fc-ReLU-fc neck.mlp.* -> head.mlp.*), strictly.
-_base_ = ['../_base_/default_runtime.py']
+# 8 x 32 = 256 images per step; other batch sizes need --auto-scale-lr and
+# a global batch dividing K. Teacher: mmpretrain's released MoCo-v2 model,
+# its query encoder read through teacher_ckpt_map='moco'.
+_base_ = [
+    '../_base_/default_runtime.py',
+    '../_base_/no_eval.py',  # self-supervised: evaluate by the linear probe
+]
 
 data_preprocessor = dict(
     mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
@@ -84,11 +84,4 @@ auto_scale_lr = dict(base_batch_size=256)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
-# self-supervised: no validation (use the linear probe)
-val_dataloader = None
-val_evaluator = None
-val_cfg = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
 work_dir = 'work_dirs/seed/seed_r18_mocov2r50_imagenet'

@@ -1,6 +1,5 @@
 # SimDis-On-7v on ImageNet-1k: as SimDis-On, the student predicting all
-# seven views (S-v', S^-v, S^-v', T-v, T-v', T^-v, T^-v'). Paper, Table 1:
-# 60.65 (100 epochs).
+# seven views (S-v', S^-v, S^-v', T-v, T-v', T^-v, T^-v').
 _base_ = ['./simdis_on_r18_r50_32xb64-lars-100e_in1k.py']
 model = dict(targets='SimDis-On-7v')
 work_dir = 'work_dirs/simdis_in1k/simdis_on7v_r18_r50_lars'

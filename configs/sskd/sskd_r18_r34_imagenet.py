@@ -1,5 +1,5 @@
 # SSKD: ResNet-18 mimics ResNet-34 stage by stage on ImageNet-1k, then its
-# head is trained on labels (paper, Sec. 3.3 and 4.2: 69.57 -> 71.36 top-1).
+# head is trained on labels (paper, Sec. 3.3 and 4.2).
 #   python tools/train.py configs/sskd/sskd_r18_r34_imagenet.py
 #   bash tools/dist_train.sh configs/sskd/sskd_r18_r34_imagenet.py 8
 # Multi-loss baseline from the same config:

@@ -24,7 +24,7 @@ model = dict(
                   loss=dict(type='CrossEntropyLoss'), topk=(1, 5))),
     teacher_ckpt='https://download.openmmlab.com/mmclassification/v0/resnet/'
     'resnet34_8xb32_in1k_20210831-f257d4e6.pth',
-    teacher_bn_mode='train',
+    teacher_bn_mode='train',  # PaddleClas: teacher BN on batch statistics
     loss=dict(type='JSDivLoss', mode='jsd'),
 )
 optim_wrapper = dict(optimizer=dict(weight_decay=1e-5))  # small student

@@ -7,10 +7,8 @@
 #   python tools/export_backbone.py work_dirs/ssld_r18_r34_imagenet/epoch_360.pth \
 #       work_dirs/backbones/r18_distilled_mmseg.pth --config THIS_CONFIG
 #   python tools/downstream_train.py THIS_CONFIG
-# mmseg's config uses ResNetV1c (deep stem: three 3x3 convs); the student is
-# mmpretrain's plain ResNet (one 7x7 conv), so the backbone here is mmseg's
-# plain ResNet with the same depth, strides and dilations. A ResNetV1c
-# student keeps type='ResNetV1c' (the export renames its stem keys).
+# type='ResNet': the student has mmpretrain's plain stem, not mmseg's
+# ResNetV1c deep stem (a ResNetV1c student keeps type='ResNetV1c').
 _base_ = [
     'mmseg::deeplabv3plus/'
     'deeplabv3plus_r18-d8_4xb2-80k_cityscapes-512x1024.py'

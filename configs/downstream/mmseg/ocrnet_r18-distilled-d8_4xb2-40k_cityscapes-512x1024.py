@@ -1,8 +1,7 @@
 # OCRNet (output stride 8), Cityscapes 512x1024, 40k iterations, on a
-# distilled ResNet-18 student backbone. mmseg ships OCRNet for HRNet and
-# ResNet-101 only; the heads here are the ResNet-50 ones at a quarter of the
-# width, as mmseg's own ResNet-18 configs scale them (stage 3 has 256
-# channels and stage 4 512 instead of 1024 and 2048).
+# distilled ResNet-18 student backbone. mmseg has no ResNet-18 OCRNet: the
+# heads are the ResNet-50 ones at a quarter of the width, as mmseg scales
+# its other ResNet-18 configs.
 # Backbone from configs/ssld/ssld_r18_r34_imagenet.py (SSLD),
 # configs/sskd/sskd_r18_r34_imagenet.py (SSKD) or
 # configs/kdep/kdep_r18_r50_imagenet10pct_90e.py (KDEP), all mmpretrain ResNet-18:
