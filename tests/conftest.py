@@ -1,44 +1,28 @@
-"""Shared fixtures: tiny classifier configs, teacher checkpoints, MNIST data."""
-import os
+"""Fixtures shared by the whole suite: MNIST-5k and ImageNet-format data.
+
+Helper functions live in the ``helpers`` package beside this file; test
+modules import them from there, never from another test module.
+"""
 import os.path as osp
-import subprocess
 import sys
 
+import numpy as np
 import pytest
-import torch
 
-import kd_plugins  # noqa: F401
+TESTS = osp.dirname(osp.abspath(__file__))
+# tests/ holds the helpers package; tools/ holds script-side modules
+# (made_data, effectiveness) that tests import too
+for path in (TESTS, osp.join(osp.dirname(TESTS), 'tools')):
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# tools/ holds script-side modules (made_data) that tests import too
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-
-
-def tiny_classifier(width: int = 4, num_classes: int = 10) -> dict:
-    """A CIFAR-style ResNet-18 of the given width (fast on the CPU)."""
-    return dict(
-        type='ImageClassifier',
-        backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=width,
-                      base_channels=width, out_indices=(3, )),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=num_classes,
-                  in_channels=width * 8, loss=dict(type='CrossEntropyLoss'),
-                  topk=(1, )))
-
-
-def save_random_weights(cfg: dict, path: str, seed: int = 0) -> str:
-    """Write an mmengine-style checkpoint of a freshly built network."""
-    from kd_plugins.registry import MODELS
-    torch.manual_seed(seed)
-    model = MODELS.build(dict(cfg))
-    model.init_weights()
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
-    return path
-
-
-@pytest.fixture
-def teacher_ckpt(tmp_path):
-    return save_random_weights(tiny_classifier(8), str(tmp_path / 't.pth'))
+from helpers import (  # noqa: E402,F401  (names once imported from here)
+    PY,
+    ROOT,
+    run_tool,
+    save_random_weights,
+    tiny_classifier,
+)
 
 
 @pytest.fixture(scope='session')
@@ -51,17 +35,39 @@ def mnist_root(tmp_path_factory):
     return root
 
 
-def run_tool(args, cwd=ROOT, env=None, timeout=600):
-    """Run a command under this interpreter; fail with its output."""
-    full_env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    full_env.update(env or {})
-    proc = subprocess.run(args, cwd=cwd, env=full_env, timeout=timeout,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
-    if proc.returncode != 0:
-        raise AssertionError(f'{args} failed ({proc.returncode}):\n'
-                             f'{proc.stdout[-6000:]}')
-    return proc.stdout
+IMAGENET_CLASSES = 3
 
 
-PY = sys.executable
+@pytest.fixture(scope='session')
+def imagenet_root(tmp_path_factory):
+    """A few JPEGs in mmpretrain's ImageNet layout (``train/<wnid>/*.JPEG``,
+    ``val/*.JPEG``, ``meta/{train,val}.txt``): 2 training images and 1
+    validation image for each of 3 classes, plus an unlabeled gallery of 4
+    images and its mined list ``mined.txt``."""
+    from PIL import Image
+    root = tmp_path_factory.mktemp('imagenet')
+    rng = np.random.default_rng(0)
+    lines = {'train': [], 'val': []}
+    for c in range(IMAGENET_CLASSES):
+        folder = root / 'train' / f'n0000000{c}'
+        folder.mkdir(parents=True)
+        for k in range(2):
+            name = f'n0000000{c}_{k}.JPEG'
+            Image.fromarray(rng.integers(0, 256, (72, 96, 3), np.uint8)).save(
+                folder / name)
+            lines['train'].append(f'n0000000{c}/{name} {c}')
+        (root / 'val').mkdir(exist_ok=True)
+        name = f'ILSVRC2012_val_{c:08d}.JPEG'
+        Image.fromarray(rng.integers(0, 256, (80, 64, 3), np.uint8)).save(
+            root / 'val' / name)
+        lines['val'].append(f'{name} {c}')
+    (root / 'meta').mkdir()
+    for split, ls in lines.items():
+        (root / 'meta' / f'{split}.txt').write_text('\n'.join(ls) + '\n')
+    gallery = root / 'gallery'
+    gallery.mkdir()
+    for k in range(4):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).save(
+            gallery / f'g{k}.jpg')
+    (root / 'mined.txt').write_text(''.join(f'g{k}.jpg\n' for k in range(4)))
+    return str(root)

@@ -1,0 +1,33 @@
+"""KDEP models on tiny classifiers: a real basis of a random teacher."""
+import torch
+
+from kd_plugins.methods.kdep import PreReLUTap, StreamingBasis, save_basis
+from kd_plugins.registry import MODELS
+
+from . import save_random_weights, tiny_classifier
+
+
+def kdep_basis(tmp_path, teacher, ckpt, n=64):
+    """A basis of the teacher's real pre-ReLU features on random images."""
+    net = MODELS.build(teacher)
+    net.load_state_dict(torch.load(ckpt)['state_dict'])
+    net.eval()
+    tap = PreReLUTap(net, 'teacher')
+    with torch.no_grad():
+        net.backbone(torch.randn(n, 3, 16, 16))
+    acc = StreamingBasis(tap.channels)
+    acc.update(tap.pop())
+    path = str(tmp_path / 'basis.pth')
+    save_basis(path, acc.solve(), acc.n, tap.layer, 'teacher', ckpt)
+    return path
+
+
+def kdep_cfg(tmp_path, student_width=4, **kw):
+    """KDEP with SVD alignment unless ``align`` is given."""
+    teacher = tiny_classifier(8)
+    ckpt = save_random_weights(teacher, str(tmp_path / 'teacher.pth'))
+    kw.setdefault('align', dict(type='SVDProjection',
+                                basis=kdep_basis(tmp_path, teacher, ckpt)))
+    student = tiny_classifier(student_width)['backbone']  # backbone only
+    return dict(type='KDEP', student=student, teacher=teacher,
+                teacher_ckpt=ckpt, **kw)
