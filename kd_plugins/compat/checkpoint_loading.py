@@ -21,7 +21,7 @@ replace the loader for local paths with one that
 
 Nothing is allowed process-wide (``builtins.getattr`` in particular stays
 forbidden for every other ``torch.load``), and nothing in mmengine or torch is
-patched. Checked by ``tests/test_compat.py`` and the resume tests.
+patched. Checked by ``tests/compat/test_compat.py`` and the resume tests.
 """
 import os.path as osp
 from typing import Dict
