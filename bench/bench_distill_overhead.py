@@ -23,11 +23,16 @@ them: ``python bench/run_all.py``.
     python bench/bench_distill_overhead.py [--size 96] [--rounds 7]
 """
 import os
+import os.path as osp
+import sys
+
+if __name__ == '__main__':  # python bench/<script>.py: import bench.* too
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch
 
-# bench/ is on sys.path
-from common import (  # noqa: E402
+import kd_plugins  # noqa: F401
+from bench.common import (
     DEVICE,
     classification_batch,
     distill_rows,
@@ -38,8 +43,6 @@ from common import (  # noqa: E402
     sgd,
     standalone,
 )
-
-import kd_plugins  # noqa: F401
 from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.registry import MODELS
 
@@ -78,8 +81,8 @@ def rows(workdir: str, size: int = 96, batch: int = 32, rounds: int = 7,
     kwargs = dict(size=size, batch=batch, workdir=workdir)
     times = interleaved_rounds(
         setup(('distill', 'student', 'teacher'), **kwargs), rounds)
-    return distill_rows('SSLD', 'bench_distill_overhead', times, memory,
-                        threads=threads, **kwargs)
+    return distill_rows('SSLD', 'bench.bench_distill_overhead', times,
+                        memory, threads=threads, **kwargs)
 
 
 if __name__ == '__main__':

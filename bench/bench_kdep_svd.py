@@ -30,14 +30,23 @@ sides). ResNet-50 teacher (D = 2048) for 2 and 3.
 """
 import contextlib
 import os
+import os.path as osp
 import sys
 import tempfile
 import time
 
-import common  # noqa: E402
+if __name__ == '__main__':  # python bench/<script>.py: import bench.* too
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
 import torch
 import torch.nn.functional as F
-from common import (  # noqa: E402
+from mmengine.dataset import pseudo_collate
+from mmpretrain.structures import DataSample
+from torch.utils.data import DataLoader, Dataset
+
+import kd_plugins  # noqa: F401
+from bench import common
+from bench.common import (
     DEVICE,
     Row,
     classification_batch,
@@ -56,11 +65,6 @@ from common import (  # noqa: E402
     sync,
     warm_up_process,
 )
-from mmengine.dataset import pseudo_collate
-from mmpretrain.structures import DataSample
-from torch.utils.data import DataLoader, Dataset
-
-import kd_plugins  # noqa: F401
 from kd_plugins.core.distiller import build_data_preprocessor
 from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.methods.kdep import StreamingBasis, save_basis
@@ -320,7 +324,7 @@ def basis_memory_rows(workdir: str, depth: int, counts, size: int,
             peaks[mode][n] = run_child(
                 ['--child', mode, str(n), str(size), ckpt, '--depth',
                  str(depth), '--batch', str(batch)],
-                script=os.path.basename(__file__))['peak_mb']
+                module='bench.bench_kdep_svd')['peak_mb']
         print(f'KDEP basis peak memory at {n} images {size}x{size}: ' +
               ', '.join(f'{m} {peaks[m][n]:.0f} MB' for m in modes),
               flush=True)
@@ -347,7 +351,7 @@ def rows(workdir: str, size: int = 96, batch: int = 32, rounds: int = 7,
     kwargs = dict(size=size, batch=batch, workdir=workdir)
     times = interleaved_rounds(
         setup(('distill', 'student', 'teacher'), **kwargs), rounds)
-    out = distill_rows('KDEP', 'bench_kdep_svd', times, memory,
+    out = distill_rows('KDEP', 'bench.bench_kdep_svd', times, memory,
                        threads=threads, **kwargs)
     out += basis_time_rows(workdir, depth, images, basis_size, basis_batch,
                            basis_rounds)

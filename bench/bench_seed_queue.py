@@ -24,10 +24,18 @@ paper trains at 224 x 224).
     python bench/bench_seed_queue.py [--batch 16] [--size 160] [--rounds 7]
 """
 import os
+import os.path as osp
+import sys
+
+if __name__ == '__main__':  # python bench/<script>.py: import bench.* too
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch
 import torch.nn.functional as F
-from common import (  # noqa: E402
+from mmengine.registry import DefaultScope
+
+import kd_plugins  # noqa: F401
+from bench.common import (
     DEVICE,
     classification_batch,
     distill_rows,
@@ -38,9 +46,6 @@ from common import (  # noqa: E402
     sgd,
     standalone,
 )
-from mmengine.registry import DefaultScope
-
-import kd_plugins  # noqa: F401
 from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.registry import MODELS
 
@@ -110,7 +115,7 @@ def rows(workdir: str, size: int = 160, batch: int = 16, rounds: int = 7,
         rounds)
     return [ratio_row(f'SEED queue+loss / step (K={K})', times,
                       'queue_loss', 'distill', 0.03)] + \
-        distill_rows('SEED', 'bench_seed_queue', times, memory,
+        distill_rows('SEED', 'bench.bench_seed_queue', times, memory,
                      threads=threads, **kwargs)
 
 

@@ -29,9 +29,18 @@ and the ratio of the fastest times are printed.
     python bench/bench_simdis_views.py [--size 96] [--batch 16] [--views 1]
 """
 import os
+import os.path as osp
+import sys
+
+if __name__ == '__main__':  # python bench/<script>.py: import bench.* too
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch
-from common import (  # noqa: E402
+from mmengine.config import Config
+from mmpretrain.structures import DataSample
+
+import kd_plugins  # noqa: F401
+from bench.common import (
     DEVICE,
     distill_rows,
     interleaved_rounds,
@@ -40,10 +49,6 @@ from common import (  # noqa: E402
     sgd,
     standalone,
 )
-from mmengine.config import Config
-from mmpretrain.structures import DataSample
-
-import kd_plugins  # noqa: F401
 from kd_plugins.core.distiller import build_data_preprocessor
 from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.methods.simdis.byol_pair import (
@@ -134,8 +139,8 @@ def rows(workdir: str, size: int = 96, batch: int = 16, rounds: int = 7,
     parts = ['distill', 'student', 'teacher'] + (['on', 'on7v']
                                                   if views else [])
     times = interleaved_rounds(setup(parts, **kwargs), rounds)
-    out = distill_rows('SimDis-Off', 'bench_simdis_views', times, memory,
-                       threads=threads, **kwargs)
+    out = distill_rows('SimDis-Off', 'bench.bench_simdis_views', times,
+                       memory, threads=threads, **kwargs)
     if views:
         out += [ratio_row('SimDis-On-7v step / SimDis-On step', times,
                           'on7v', 'on', 1.10),

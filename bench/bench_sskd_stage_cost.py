@@ -30,12 +30,17 @@ well under one half (context).
     python bench/bench_sskd_stage_cost.py [--size 96] [--rounds 7]
 """
 import os
+import os.path as osp
+import sys
+
+if __name__ == '__main__':  # python bench/<script>.py: import bench.* too
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch
 import torch.nn.functional as F
 
-# bench/ is on sys.path
-from common import (  # noqa: E402
+import kd_plugins  # noqa: F401
+from bench.common import (
     DEVICE,
     classification_batch,
     distill_rows,
@@ -47,8 +52,6 @@ from common import (  # noqa: E402
     sgd,
     standalone,
 )
-
-import kd_plugins  # noqa: F401
 from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.methods.sskd import partition_backbone
 from kd_plugins.registry import MODELS
@@ -169,8 +172,8 @@ def rows(workdir: str, size: int = 96, batch: int = 32, rounds: int = 7,
     for k in ('student', 'teacher'):
         times[k] = [sum(r) for r in zip(*(
             times[f'{k}{i + 1}'] for i in range(NUM_STAGES)))]
-    out += distill_rows('SSKD (stages 1-4)', 'bench_sskd_stage_cost', times,
-                        memory, threads=threads, **kwargs)
+    out += distill_rows('SSKD (stages 1-4)', 'bench.bench_sskd_stage_cost',
+                        times, memory, threads=threads, **kwargs)
     out.append(ratio_row('SSKD stage-1 step / full feature-KD step', times,
                          'sskd1', 'feature_kd_full', None,
                          'expected well under 0.5'))

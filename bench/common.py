@@ -1,5 +1,7 @@
-"""Shared pieces of the benchmark scripts (run them as bench/<name>.py, or
-all of them through bench/run_all.py).
+"""Shared pieces of the cost benchmark's scripts (run them as
+bench/<name>.py, or all of them through bench/run_all.py); threads and
+child processes are in bench/process.py, shared with the effectiveness
+benchmark.
 
 Device: CUDA when available, else the CPU; the same code runs on both
 (``timed`` synchronises the GPU around each call).
@@ -10,7 +12,7 @@ ratio is then reported two ways (``ratio_row``): the median of the
 per-round ratios and the ratio of the fastest runs.
 
 Peak memory (``peak_memory``): each measurement runs in a fresh child
-process (``python bench/common.py memory-child ...``). On the CPU it is the
+process (``python -m bench.common memory-child ...``). On the CPU it is the
 peak resident set size (Linux ``VmHWM``) over the process baseline, the RSS
 after the imports and a tiny warm-up step; the part measured is built, run
 once (optimizer state, caches), the peak is reset to the current RSS and
@@ -20,9 +22,7 @@ runs with a fixed glibc mmap threshold so that freed tensors leave the RSS.
 """
 import importlib
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -30,7 +30,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from bench.process import python_env, run_python, set_threads
+
 # Measure peak memory in this process instead of a fresh one: for the smoke
 # test of the suite only (the numbers then depend on what ran before).
 IN_PROCESS = False
@@ -45,14 +46,6 @@ def resnet(depth: int, num_classes: int = 1000) -> dict:
                 head=dict(type='LinearClsHead', num_classes=num_classes,
                           in_channels=512 if depth < 50 else 2048,
                           loss=dict(type='CrossEntropyLoss')))
-
-
-def set_threads(threads: int) -> None:
-    """Intra-op threads on the CPU (no effect on the GPU's work). One
-    thread keeps ratios stable on a shared machine: a parallel region waits
-    for its slowest thread, and another job's load delays one at random."""
-    if threads > 0:
-        torch.set_num_threads(threads)
 
 
 def quiet_logs() -> None:
@@ -236,7 +229,8 @@ def fix_mmap_threshold(threshold: int = 65536) -> None:
 
 
 def measure_part(script: str, part: str, kwargs: dict) -> dict:
-    """Peak memory of ``script.setup(parts=[part], **kwargs)[part]`` over
+    """Peak memory of ``script.setup(parts=[part], **kwargs)[part]``
+    (``script``: a module name, e.g. ``bench.bench_seed_queue``) over
     the memory in use before it was built: build, one call (optimizer
     state, lazy buffers), reset the peak, two calls."""
     kwargs = dict(kwargs)
@@ -264,17 +258,11 @@ def memory_child(script: str, part: str, kwargs: dict) -> None:
           flush=True)
 
 
-def run_child(args: Sequence[str], script: str = 'common.py') -> dict:
-    """Run ``python bench/SCRIPT ARGS`` (bench/ on the path) in a fresh
-    process and return the JSON after its ``PEAK`` line."""
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536',
-               MALLOC_TRIM_THRESHOLD_='65536')
-    env['PYTHONPATH'] = os.pathsep.join(
-        [HERE, os.path.dirname(HERE)] +
-        ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
-    proc = subprocess.run([sys.executable, os.path.join(HERE, script)]
-                          + list(args), env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+def run_child(args: Sequence[str], module: str = 'bench.common') -> dict:
+    """Run ``python -m MODULE ARGS`` in a fresh process (glibc's mmap
+    threshold fixed) and return the JSON after its ``PEAK`` line."""
+    proc = run_python(['-m', module] + list(args), env=python_env(
+        MALLOC_MMAP_THRESHOLD_='65536', MALLOC_TRIM_THRESHOLD_='65536'))
     lines = [x for x in proc.stdout.splitlines() if x.startswith('PEAK ')]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f'memory child {list(args)} failed '
@@ -381,4 +369,5 @@ if __name__ == '__main__':
     if len(sys.argv) == 5 and sys.argv[1] == 'memory-child':
         memory_child(sys.argv[2], sys.argv[3], json.loads(sys.argv[4]))
     else:
-        sys.exit('usage: common.py memory-child SCRIPT PART JSON_KWARGS')
+        sys.exit('usage: python -m bench.common memory-child MODULE PART '
+                 'JSON_KWARGS')

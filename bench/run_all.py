@@ -1,6 +1,7 @@
 """The whole overhead benchmark suite in one command, one table of ratios.
 
     python bench/run_all.py [--quick] [--size N] [--rounds N] [--png PATH]
+    python -m bench.run_all ...             (the same)
 
 Every ratio is measured side by side in the same run: the timings of a
 ratio's parts are interleaved round by round in alternating order (so the
@@ -30,22 +31,25 @@ intra-op thread by default (``--threads``); the same command runs on both.
 """
 import argparse
 import os
+import os.path as osp
 import sys
 import tempfile
 import time
 
+if __name__ == '__main__':  # python bench/run_all.py: import bench.* too
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
-
-import bench_distill_overhead  # noqa: E402
-import bench_kdep_svd  # noqa: E402
-import bench_seed_queue  # noqa: E402
-import bench_simdis_views  # noqa: E402
-import bench_sskd_stage_cost  # noqa: E402
-from common import DEVICE, format_table, quiet_logs, set_threads  # noqa: E402
+from bench import (
+    bench_distill_overhead,
+    bench_kdep_svd,
+    bench_seed_queue,
+    bench_simdis_views,
+    bench_sskd_stage_cost,
+)
+from bench.common import DEVICE, format_table, quiet_logs
+from bench.process import set_threads
 
 BENCHMARKS = ('ssld', 'sskd', 'kdep', 'seed', 'simdis')
 

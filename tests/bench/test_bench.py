@@ -1,14 +1,10 @@
-"""Smoke test of the benchmark suite (bench/run_all.py): every row of the
+"""Smoke test of the cost benchmark (bench/run_all.py): every row of the
 table is produced, with a finite positive value, at a tiny size. No timing
 is asserted; peak memory is measured in this process (``IN_PROCESS``), so
 only its plumbing is checked here."""
 import math
-import os.path as osp
-import sys
 
 import pytest
-
-BENCH = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'bench')
 
 EXPECTED = [
     'SSLD step / (student step + teacher fwd)',
@@ -35,20 +31,15 @@ EXPECTED = [
 
 @pytest.fixture
 def suite(monkeypatch):
-    monkeypatch.syspath_prepend(BENCH)
-    import common
-    import run_all
+    from bench import common, run_all
     monkeypatch.setattr(common, 'IN_PROCESS', True)
     # before any tensor of the suite: big tensors get their own mmap, so a
     # part's memory shows in the RSS even after earlier parts were freed
     common.fix_mmap_threshold()
-    yield run_all
-    for name in ('run_all', 'common', 'bench_distill_overhead',
-                 'bench_kdep_svd', 'bench_seed_queue', 'bench_simdis_views',
-                 'bench_sskd_stage_cost'):
-        sys.modules.pop(name, None)
+    return run_all
 
 
+@pytest.mark.slow  # trains every method's step at a tiny size
 def test_every_row_finite_and_positive(suite, tmp_path, capsys):
     args = suite.parser().parse_args(['--quick', '--rounds', '1'])
     rows = suite.collect_rows(args, str(tmp_path))
@@ -61,3 +52,13 @@ def test_every_row_finite_and_positive(suite, tmp_path, capsys):
     table = suite.format_table(rows)
     assert all(name in table for name in EXPECTED)
     assert 'MISSED' in table or 'met' in table
+
+
+@pytest.mark.slow  # starts a process
+def test_peak_memory_in_a_fresh_process(tmp_path):
+    """The memory child (``python -m bench.common memory-child``) imports
+    a bench script by its module name and reports a positive peak."""
+    from bench import common
+    peak = common.peak_memory('bench.bench_distill_overhead', 'student',
+                              size=16, batch=2, workdir=str(tmp_path))
+    assert math.isfinite(peak) and peak > 0
