@@ -201,7 +201,12 @@ def test_a_tool_step_is_reused_once_its_output_exists(tmp_path, capsys):
     runner.Runner(settings(tmp_path)).tool(step)  # never started
     assert 'a step: reused' in capsys.readouterr().out
     assert (tmp_path / 'copy.png').read_bytes() == b'png'
-    out.unlink()
+
+
+@pytest.mark.slow  # starts a process
+def test_a_failed_tool_stops_the_command_and_names_its_log(tmp_path):
+    step = plan.Step('a step', ['tools/no_such_tool.py'],
+                     str(tmp_path / 'out.txt'))
     with pytest.raises(SystemExit, match='a step failed'):
         runner.Runner(settings(tmp_path)).tool(step)
     log = tmp_path / 'tools' / 'out.txt.console.log'
