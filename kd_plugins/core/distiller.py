@@ -53,6 +53,9 @@ def _num_classes(model: nn.Module) -> Optional[int]:
 class BaseDistiller(TeacherHolder, BaseModel):
     """Common machinery of the offline (frozen-teacher) algorithms.
 
+    Subclasses may set ``TEACHER_FROM``: where a user gets the method's
+    teacher (named when the checkpoint is missing).
+
     Args:
         student: config (or module) of the student.
         teacher: config (or module) of the teacher.
@@ -65,6 +68,8 @@ class BaseDistiller(TeacherHolder, BaseModel):
         data_preprocessor: mmpretrain data preprocessor config; the same
             normalised batch feeds the student and the teacher.
     """
+
+    TEACHER_FROM = ''
 
     def __init__(self,
                  student: Union[dict, nn.Module],
@@ -86,7 +91,7 @@ class BaseDistiller(TeacherHolder, BaseModel):
                 else MODELS.build(dict(student))
             self._hold_teacher(build_frozen_teacher(
                 teacher, teacher_ckpt, teacher_bn_mode, teacher_ckpt_prefix,
-                teacher_ckpt_map))
+                teacher_ckpt_map, self.TEACHER_FROM))
 
     def check_same_classes(self, loss_name: str) -> None:
         """Raise if a logits loss would compare different class counts."""

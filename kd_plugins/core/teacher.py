@@ -59,7 +59,8 @@ def resolve_key_map(key_map: KeyMap) -> Optional[Dict[str, str]]:
 
 
 def load_teacher_weights(model: nn.Module, checkpoint: str,
-                         prefix: str = '', key_map: KeyMap = None) -> None:
+                         prefix: str = '', key_map: KeyMap = None,
+                         where_from: str = '') -> None:
     """Load ``checkpoint`` into ``model`` strictly, with errors that list keys.
 
     Args:
@@ -70,6 +71,8 @@ def load_teacher_weights(model: nn.Module, checkpoint: str,
             of checkpoint prefix -> model prefix (see
             :func:`~kd_plugins.core.checkpoint.rename_prefixes`); keys under
             no listed prefix are left out on purpose, the rest load strictly.
+        where_from: the method's own hint for a missing file (which config
+            trains its teacher), added to the message.
     """
     key_map = resolve_key_map(key_map)
     if prefix and key_map:
@@ -80,7 +83,8 @@ def load_teacher_weights(model: nn.Module, checkpoint: str,
             f'teacher checkpoint {checkpoint!r} does not exist. Set '
             '`model.teacher_ckpt` to a checkpoint of the teacher config '
             '(train one with tools/train.py, or download the published '
-            'weights of that model).')
+            'weights of that model)' + (f'; {where_from}' if where_from
+                                        else '') + '.')
     state, _ = read_checkpoint(checkpoint)
     state = rename_prefixes(state, key_map) if key_map \
         else strip_prefix(state, prefix)
@@ -156,7 +160,8 @@ def build_frozen_teacher(cfg: Union[dict, nn.Module],
                          checkpoint: Optional[str],
                          bn_mode: BNMode = 'eval',
                          checkpoint_prefix: str = '',
-                         key_map: KeyMap = None) -> FrozenTeacher:
+                         key_map: KeyMap = None,
+                         where_from: str = '') -> FrozenTeacher:
     """Build the teacher from ``cfg`` (or take a built module) and load
     ``checkpoint`` strictly (see :func:`load_teacher_weights`)."""
     from kd_plugins.registry import MODELS
@@ -165,7 +170,8 @@ def build_frozen_teacher(cfg: Union[dict, nn.Module],
             '`teacher_ckpt` is None: a distillation teacher must be trained. '
             'Set `model.teacher_ckpt` to the teacher\'s checkpoint.')
     model = cfg if isinstance(cfg, nn.Module) else MODELS.build(dict(cfg))
-    load_teacher_weights(model, checkpoint, checkpoint_prefix, key_map)
+    load_teacher_weights(model, checkpoint, checkpoint_prefix, key_map,
+                         where_from)
     return FrozenTeacher(model, bn_mode)
 
 

@@ -50,6 +50,9 @@ class SEED(BaseDistiller):
         teacher_bn_mode: ``'eval'`` (paper's pseudo-code: ``T.eval()``).
     """
 
+    TEACHER_FROM = ('a self-supervised MoCo-v2 model; for the embedded data '
+                    'train configs/seed/mocov2_r18w16_mnist5k.py first')
+
     def __init__(self,
                  student: Union[dict, nn.Module],
                  teacher: Union[dict, nn.Module],
