@@ -11,7 +11,7 @@ import pytest
 
 TESTS = osp.dirname(osp.abspath(__file__))
 # tests/ holds the helpers package; tools/ holds script-side modules
-# (made_data, effectiveness) that tests import too
+# (made_data) that tests import too
 for path in (TESTS, osp.join(osp.dirname(TESTS), 'tools')):
     if path not in sys.path:
         sys.path.insert(0, path)

@@ -1,6 +1,6 @@
 """Train (distil) a model from a config: mmpretrain's tools/train.py flags.
 
-    python tools/train.py configs/ssld/r18_r34_mnist5k.py
+    python tools/train.py configs/ssld/ssld_r18w4_r18w16_mnist5k.py
     python tools/train.py CONFIG --resume            # latest checkpoint
     python tools/train.py CONFIG --resume ckpt.pth   # a given checkpoint
     bash tools/dist_train.sh CONFIG 8                # 8 processes (torchrun)

@@ -17,13 +17,8 @@ Why this measure:
   validation thumbnails;
 - it needs no second model and does not depend on the teacher.
 
-Measured on all 5,000 MNIST-5k digits, a hard case because many "1"s are
-nearly the same stroke: the most similar *distinct* digit of any digit
-reaches at most 0.9947 (median 0.916), while resized (x2 bicubic, x1.4
-bilinear) or brightened copies of 300 digits stay at or above 0.9971. Hence
-the default 0.995. At 32x32 the two groups overlap (0.9886 vs 0.9888), and a
-64-bit dHash, tried first, was far too coarse (26 of 42 distinct digits fell
-within 6 bits of a validation digit).
+Why 16 x 16 and the default 0.995: measured on the embedded digits, see
+the SSLD page (configs/ssld/README.md, "Mining the unlabeled set").
 
 Limitation, stated plainly: strong crops, flips, rotations and large overlays
 lower the correlation; SIFT would still match those.
