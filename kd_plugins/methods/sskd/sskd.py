@@ -214,6 +214,19 @@ class SSKD(BaseDistiller):
         if getattr(head, 'init_cfg', None):
             initialize(head, head.init_cfg)
 
+    def log_names(self) -> List[str]:
+        """The keys :meth:`loss` returns besides the head's, in this phase.
+
+        ``loss_stage<i>`` for each stage that trains and ``dist_stage<j>``
+        for each frozen stage before the last one computed; none in the head
+        phase, whose keys are the head's own.
+        """
+        trainable = self._trainable_stages()
+        if not trainable:
+            return []
+        return [f'{"loss" if i in trainable else "dist"}_stage{i + 1}'
+                for i in range(max(trainable) + 1)]
+
     # ----------------------------------------------------------------- loss
     def _stage_loss(self, i: int, s_feat: Tensor, t_feat: Tensor) -> Tensor:
         if s_feat.shape[2:] != t_feat.shape[2:]:

@@ -24,8 +24,17 @@ stage loss is averaged over all processes, so every rank takes the same
 decision. With ``mode='multi_loss'`` there is one backbone phase of
 ``epochs_per_stage * num_stages`` epochs (milestones scaled alike), the same
 budget as SSKD's stages together.
+
+Logs show the running phase only. mmengine's ``LogProcessor`` prints every
+``train/*`` scalar that the runner's ``MessageHub`` holds, each a window of
+its last values, and the hub keeps a key once it has seen it; so a finished
+stage's ``loss_stage<i>`` would go on being printed with its last value. At
+every boundary the hook therefore drops the phase's losses (``loss``,
+``loss_stage<i>``, ``dist_stage<j>``) from ``runner.message_hub.log_scalars``;
+the next phase's first step writes its own, with fresh windows.
 """
 import math
+import re
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -40,6 +49,8 @@ from kd_plugins.methods.sskd.sskd import HEAD, SSKD
 from kd_plugins.registry import HOOKS
 
 _KEY = 'sskd_schedule'
+# the losses SSKD logs, as the message hub names them (see the docstring)
+_PHASE_LOG = re.compile(r'train/(loss|(loss|dist)_stage\d+)$')
 
 
 @HOOKS.register_module()
@@ -138,12 +149,21 @@ class SSKDStageHook(Hook):
                 base = self.head_lr
             group['lr'] = base * scale
 
+    @staticmethod
+    def _forget_logs(runner, keep: Sequence[str] = ()) -> None:
+        """Drop SSKD's logged losses but ``keep`` from the message hub."""
+        scalars = runner.message_hub.log_scalars
+        for key in [k for k in scalars if _PHASE_LOG.match(k)
+                    and k[len('train/'):] not in keep]:
+            del scalars[key]
+
     def _advance(self, runner, algo: SSKD) -> None:
         phases = self._phases(algo)
         nxt = phases[phases.index(self.state['phase']) + 1]
         algo.set_phase(nxt, reinit_head=(nxt == HEAD),
                        seed=self.state['head_seed'])
         runner.optim_wrapper.optimizer.state.clear()  # fresh momentum
+        self._forget_logs(runner)  # the finished phase's losses
         self.state.update(phase=nxt, epoch_in_phase=0, lr_scale=1.0,
                           best=math.inf, bad_epochs=0)
         what = 'head phase' if nxt == HEAD else f'stage {nxt + 1}'
@@ -184,6 +204,8 @@ class SSKDStageHook(Hook):
             algo.set_phase(0)
         else:
             algo.set_phase(self.state['phase'])
+        # a resumed hub holds what was logged when the checkpoint was saved
+        self._forget_logs(runner, keep=['loss', *algo.log_names()])
 
     def before_train_epoch(self, runner) -> None:
         self._set_lr(runner, self._algo(runner))
@@ -227,6 +249,11 @@ class SSKDStageHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint[_KEY] = dict(self.state)
+        hub = checkpoint.get('message_hub')
+        if hub:  # what _forget_logs dropped is not to be resumed either
+            hub['resumed_keys'] = {
+                k: v for k, v in hub['resumed_keys'].items()
+                if not _PHASE_LOG.match(k) or k in hub['log_scalars']}
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         saved = resumed_state(runner, checkpoint, _KEY, 'SSKDStageHook',
