@@ -20,10 +20,12 @@ from typing import Dict, List, Optional, Union
 import torch.nn as nn
 from mmengine.model import BaseModel
 from mmengine.registry import DefaultScope
+from mmpretrain.models.classifiers import TimmClassifier
 from torch import Tensor
 
 from kd_plugins.core.teacher import (
     BNMode,
+    FrozenTeacher,
     KeyMap,
     TeacherHolder,
     build_frozen_teacher,
@@ -46,7 +48,11 @@ def build_data_preprocessor(cfg: Union[dict, nn.Module, None],
 
 
 def _num_classes(model: nn.Module) -> Optional[int]:
+    """Classes of an mmpretrain classifier's head, or of the timm network
+    inside mmpretrain's ``TimmClassifier``; None for other networks."""
     head = getattr(model, 'head', None)
+    if head is None and isinstance(model, TimmClassifier):
+        return getattr(model.model, 'num_classes', None)
     return getattr(head, 'num_classes', None)
 
 
@@ -66,7 +72,10 @@ class BaseDistiller(TeacherHolder, BaseModel):
         teacher_ckpt_map: instead of a prefix, a named layout (``'moco'``)
             or a dict of checkpoint prefix -> teacher prefix.
         data_preprocessor: mmpretrain data preprocessor config; the same
-            normalised batch feeds the student and the teacher.
+            normalised batch feeds the student and the teacher, unless the
+            teacher config declares its own ``data_preprocessor`` (then
+            the teacher gets the batch mapped to its normalisation, see
+            :mod:`kd_plugins.core.normalization`).
     """
 
     TEACHER_FROM = ''
@@ -89,23 +98,39 @@ class BaseDistiller(TeacherHolder, BaseModel):
         with DefaultScope.overwrite_default_scope('kd_plugins'):
             self.student = student if isinstance(student, nn.Module) \
                 else MODELS.build(dict(student))
-            self._hold_teacher(build_frozen_teacher(
+            self._hold_teacher(self.build_teacher(
                 teacher, teacher_ckpt, teacher_bn_mode, teacher_ckpt_prefix,
-                teacher_ckpt_map, self.TEACHER_FROM))
+                teacher_ckpt_map))
 
-    def check_same_classes(self, loss_name: str) -> None:
-        """Raise if a logits loss would compare different class counts."""
-        n_s, n_t = _num_classes(self.student), _num_classes(self.teacher.model)
+    def build_teacher(self, teacher: Union[dict, nn.Module],
+                      teacher_ckpt: Optional[str],
+                      bn_mode: BNMode = 'eval', ckpt_prefix: str = '',
+                      ckpt_map: KeyMap = None) -> FrozenTeacher:
+        """One frozen teacher through the one teacher path, its input
+        derived from this algorithm's data preprocessor."""
+        with DefaultScope.overwrite_default_scope('kd_plugins'):
+            return build_frozen_teacher(
+                teacher, teacher_ckpt, bn_mode, ckpt_prefix, ckpt_map,
+                self.TEACHER_FROM,
+                student_preprocessor=self.data_preprocessor)
+
+    def check_same_classes(self, loss_name: str,
+                           teacher: Optional[FrozenTeacher] = None,
+                           which: str = 'the teacher') -> None:
+        """Raise if a logits loss would compare different class counts
+        (``teacher``: default the algorithm's teacher)."""
+        t_net = (teacher or self.teacher).model
+        n_s, n_t = _num_classes(self.student), _num_classes(t_net)
         if n_s is None or n_t is None:
             raise ValueError(
-                f'{loss_name} compares logits, so the student and the teacher '
+                f'{loss_name} compares logits, so the student and {which} '
                 'must both be classifiers with a head; got student '
                 f'{type(self.student).__name__} and teacher '
-                f'{type(self.teacher.model).__name__}.')
+                f'{type(t_net).__name__}.')
         if n_s != n_t:
             raise ValueError(
                 f'{loss_name} compares logits, but the student head has '
-                f'{n_s} classes and the teacher head {n_t}. Set '
+                f'{n_s} classes and {which} {n_t}. Set '
                 f'model.student.head.num_classes={n_t}.')
 
     # ---------------------------------------------------------------- forward

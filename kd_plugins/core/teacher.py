@@ -18,7 +18,11 @@ this one path. It guarantees, for the whole run:
   statistics or the step counter (``track_running_stats=False`` while in
   train mode), so the teacher's whole state stays bit-identical;
 - its weights load strictly: a missing, unexpected or differently shaped key
-  raises a ``ValueError`` that lists the keys.
+  raises a ``ValueError`` that lists the keys;
+- a teacher whose config declares its own ``data_preprocessor`` (mean, std,
+  channel order) gets its input derived from the student's normalised batch
+  by a :class:`~kd_plugins.core.normalization.NormalizationBridge`, applied
+  by :class:`FrozenTeacher` before its network.
 """
 import os.path as osp
 from typing import Dict, Literal, Optional, Union
@@ -34,6 +38,7 @@ from kd_plugins.core.checkpoint import (
     rename_prefixes,
     strip_prefix,
 )
+from kd_plugins.core.normalization import build_bridge
 
 BNMode = Literal['eval', 'train']
 KeyMap = Union[str, Dict[str, str], None]
@@ -112,15 +117,19 @@ class FrozenTeacher(nn.Module):
         model: the built teacher network.
         bn_mode: ``'eval'`` or ``'train'`` (batch statistics, running
             statistics untouched).
+        bridge: maps the student's normalised batch to the teacher's own
+            normalisation (see :meth:`prepare`); None: the same batch.
     """
 
-    def __init__(self, model: nn.Module, bn_mode: BNMode = 'eval') -> None:
+    def __init__(self, model: nn.Module, bn_mode: BNMode = 'eval',
+                 bridge: Optional[nn.Module] = None) -> None:
         super().__init__()
         if bn_mode not in ('eval', 'train'):
             raise ValueError(f"teacher bn_mode must be 'eval' or 'train', "
                              f'got {bn_mode!r}.')
         self.model = model
         self.bn_mode = bn_mode
+        self.bridge = bridge
         self.model.requires_grad_(False)
         for m in self.model.modules():
             if isinstance(m, _BatchNorm) and bn_mode == 'train':
@@ -142,17 +151,24 @@ class FrozenTeacher(nn.Module):
         return self
 
     @torch.no_grad()
+    def prepare(self, inputs: Tensor) -> Tensor:
+        """The student's normalised batch as this teacher's input (its own
+        normalisation); the batch itself when there is no bridge."""
+        return inputs if self.bridge is None else self.bridge(inputs)
+
+    @torch.no_grad()
     def forward(self, inputs: Tensor, mode: str = 'tensor'):
-        return self.model(inputs, mode=mode)
+        return self.model(self.prepare(inputs), mode=mode)
 
     @torch.no_grad()
     def extract_feat(self, inputs: Tensor):
         """Backbone (and neck) only: no head is computed."""
-        return self.model.extract_feat(inputs)
+        return self.model.extract_feat(self.prepare(inputs))
 
     @torch.no_grad()
     def run(self, module: nn.Module, *args, **kwargs):
-        """Call one of the teacher's submodules without gradients."""
+        """Call one of the teacher's submodules without gradients. The
+        arguments go in as given: pass images through :meth:`prepare`."""
         return module(*args, **kwargs)
 
 
@@ -161,18 +177,32 @@ def build_frozen_teacher(cfg: Union[dict, nn.Module],
                          bn_mode: BNMode = 'eval',
                          checkpoint_prefix: str = '',
                          key_map: KeyMap = None,
-                         where_from: str = '') -> FrozenTeacher:
+                         where_from: str = '',
+                         student_preprocessor: Optional[nn.Module] = None,
+                         teacher_preprocessor: Optional[dict] = None
+                         ) -> FrozenTeacher:
     """Build the teacher from ``cfg`` (or take a built module) and load
-    ``checkpoint`` strictly (see :func:`load_teacher_weights`)."""
+    ``checkpoint`` strictly (see :func:`load_teacher_weights`).
+
+    The teacher's own normalisation is the ``data_preprocessor`` of ``cfg``
+    (taken out before the network is built) or, for a built module,
+    ``teacher_preprocessor``; when given, the teacher's input is derived
+    from batches of ``student_preprocessor`` (see
+    :mod:`kd_plugins.core.normalization`)."""
     from kd_plugins.registry import MODELS
     if checkpoint is None:
         raise ValueError(
             '`teacher_ckpt` is None: a distillation teacher must be trained. '
             'Set `model.teacher_ckpt` to the teacher\'s checkpoint.')
-    model = cfg if isinstance(cfg, nn.Module) else MODELS.build(dict(cfg))
+    if not isinstance(cfg, nn.Module):
+        cfg = dict(cfg)
+        teacher_preprocessor = cfg.pop('data_preprocessor',
+                                       teacher_preprocessor)
+    bridge = build_bridge(student_preprocessor, teacher_preprocessor)
+    model = cfg if isinstance(cfg, nn.Module) else MODELS.build(cfg)
     load_teacher_weights(model, checkpoint, checkpoint_prefix, key_map,
                          where_from)
-    return FrozenTeacher(model, bn_mode)
+    return FrozenTeacher(model, bn_mode, bridge)
 
 
 class TeacherHolder:
