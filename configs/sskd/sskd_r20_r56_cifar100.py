@@ -1,7 +1,8 @@
 # SSKD on CIFAR-100: ResNet-20 mimics ResNet-56 over its 3 stages (paper,
 # Tables 2-3), with the plateau schedule of Sec. 3.3: lr 0.01, x0.1 whenever
-# the stage loss stops falling, next stage at 1e-5. Teacher: train
-# configs/sskd/supervised_r56_cifar100.py first.
+# the stage loss stops falling, next stage once 1e-5 has been trained until
+# the loss stops falling there (epochs_at_min_lr, configs/sskd/README.md).
+# Teacher: train configs/sskd/supervised_r56_cifar100.py first.
 _base_ = [
     'mmpretrain::_base_/datasets/cifar100_bs16.py',
     '../_base_/default_runtime.py',

@@ -10,10 +10,25 @@ unwrapping DDP). Two schedules, both from the paper (Sec. 3.3):
   60 epochs, x0.1 at 18/36/54. The head phase lasts ``head_epochs`` with
   ``head_milestones``. ``train_cfg.max_epochs`` must equal the total.
 - ``schedule='plateau'``: x ``gamma`` whenever the epoch's mean stage loss
-  has not fallen by ``threshold`` (relative) for ``patience`` epochs; the
-  next stage starts when the learning rate reaches ``min_lr`` (1e-5) or
-  after ``max_epochs_per_stage``. The head phase then runs ``head_epochs``
-  and training stops (``max_epochs`` is an upper bound).
+  has not fallen by ``threshold`` (relative) for ``patience`` epochs, down
+  to ``min_lr`` (1e-5); the next stage starts once ``min_lr`` has been
+  trained (``epochs_at_min_lr``, below) or after ``max_epochs_per_stage``.
+  The head phase then runs ``head_epochs`` and training stops
+  (``max_epochs`` is an upper bound).
+
+How long ``min_lr`` is trained. The paper (Sec. 3.3) decreases the rate
+"every time the feature distance does not decrease any more" and starts the
+next stage "when the learning rate achieves 1e-5"; its ImageNet example
+(60 epochs, x0.1 at 18/36/54) trains epochs 54-60 at 1e-5. Read literally,
+the sentence trains no epoch at 1e-5: the last decrease would only end the
+stage, which then ends at 10 x ``min_lr``. So by default
+(``epochs_at_min_lr=None``) ``min_lr`` is trained like every rate before
+it, until the stage loss stops falling, and where the rule would decrease
+the rate once more the stage ends instead: the example's order (train at
+1e-5, then move on) with the paper's own rule deciding how long, and no
+number the paper does not give. ``epochs_at_min_lr=n`` trains exactly n
+epochs at ``min_lr``; ``0`` moves on as soon as the rate reaches it (the
+sentence read literally). A decrease never goes below ``min_lr``.
 
 At every boundary the learning rate returns to its base value and the
 optimizer state (momentum) is cleared. The schedule state is saved in each
@@ -65,6 +80,9 @@ class SSKDStageHook(Hook):
             optimizer's).
         patience / threshold / min_lr / max_epochs_per_stage: the plateau
             schedule.
+        epochs_at_min_lr: epochs trained at ``min_lr`` before the next
+            stage; ``None`` (default): until the stage loss stops falling
+            there, ``0``: none (see the module docstring).
     """
 
     priority = 'NORMAL'
@@ -75,7 +93,8 @@ class SSKDStageHook(Hook):
                  head_milestones: Sequence[int] = (10, 20),
                  head_lr: Optional[float] = None, patience: int = 1,
                  threshold: float = 1e-3, min_lr: float = 1e-5,
-                 max_epochs_per_stage: int = 1000) -> None:
+                 max_epochs_per_stage: int = 1000,
+                 epochs_at_min_lr: Optional[int] = None) -> None:
         if schedule not in ('fixed', 'plateau'):
             raise ValueError("schedule must be 'fixed' or 'plateau', got "
                              f'{schedule!r}')
@@ -86,6 +105,10 @@ class SSKDStageHook(Hook):
             raise ValueError(f'gamma must be in (0, 1), got {gamma}')
         if head_epochs < 1:
             raise ValueError(f'head_epochs must be >= 1, got {head_epochs}')
+        if epochs_at_min_lr is not None and epochs_at_min_lr < 0:
+            raise ValueError('epochs_at_min_lr must be None (until the stage '
+                             'loss stops falling) or >= 0, got '
+                             f'{epochs_at_min_lr}')
         self.schedule = schedule
         self.epochs_per_stage = epochs_per_stage
         self.milestones = sorted(milestones)
@@ -97,6 +120,7 @@ class SSKDStageHook(Hook):
         self.threshold = threshold
         self.min_lr = min_lr
         self.max_epochs_per_stage = max_epochs_per_stage
+        self.epochs_at_min_lr = epochs_at_min_lr
         self.state: Optional[Dict] = None
         self._loss_sum = 0.0
         self._loss_count = 0
@@ -165,7 +189,7 @@ class SSKDStageHook(Hook):
         runner.optim_wrapper.optimizer.state.clear()  # fresh momentum
         self._forget_logs(runner)  # the finished phase's losses
         self.state.update(phase=nxt, epoch_in_phase=0, lr_scale=1.0,
-                          best=math.inf, bad_epochs=0)
+                          best=math.inf, bad_epochs=0, min_lr_epochs=0)
         what = 'head phase' if nxt == HEAD else f'stage {nxt + 1}'
         runner.logger.info(f'SSKD: starting {what} at epoch {runner.epoch}; '
                            'learning rate and optimizer state reset')
@@ -195,7 +219,7 @@ class SSKDStageHook(Hook):
         if self.state is None:  # a fresh run (a resume restored it already)
             self.state = dict(
                 phase=0, epoch_in_phase=0, lr_scale=1.0, best=math.inf,
-                bad_epochs=0,
+                bad_epochs=0, min_lr_epochs=0,
                 base_lrs=[g['lr'] for g in runner.optim_wrapper.param_groups],
                 # drawn now, saved with the state: the head's re-init is the
                 # same whether or not the run was resumed in between
@@ -234,17 +258,25 @@ class SSKDStageHook(Hook):
             if st['epoch_in_phase'] >= self._phase_epochs(algo)[0]:
                 self._advance(runner, algo)
             return
-        # plateau: x gamma when the stage loss stops falling
+        # plateau: x gamma when the stage loss stops falling, down to min_lr
+        floor = self.min_lr / min(st['base_lrs'])  # lr_scale at min_lr
+        ran_at_min = st['lr_scale'] <= floor * (1 + 1e-6)
+        st['min_lr_epochs'] = st.get('min_lr_epochs', 0) + ran_at_min
+        stalled = False
         if epoch_loss < st['best'] * (1 - self.threshold):
             st['best'], st['bad_epochs'] = epoch_loss, 0
         else:
             st['bad_epochs'] += 1
             if st['bad_epochs'] >= self.patience:
-                st['lr_scale'] *= self.gamma
-                st['bad_epochs'] = 0
-        lr = min(st['base_lrs']) * st['lr_scale']
-        if lr <= self.min_lr * (1 + 1e-6) or \
-                st['epoch_in_phase'] >= self.max_epochs_per_stage:
+                stalled, st['bad_epochs'] = True, 0
+                if not ran_at_min:
+                    st['lr_scale'] = max(st['lr_scale'] * self.gamma, floor)
+        if self.epochs_at_min_lr is None:
+            done = ran_at_min and stalled  # would go below min_lr
+        else:
+            done = st['lr_scale'] <= floor * (1 + 1e-6) and \
+                st['min_lr_epochs'] >= self.epochs_at_min_lr
+        if done or st['epoch_in_phase'] >= self.max_epochs_per_stage:
             self._advance(runner, algo)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

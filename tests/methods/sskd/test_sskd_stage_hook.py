@@ -151,3 +151,85 @@ def test_checkpoint_does_not_list_dropped_keys_for_resume(tmp_path):
     other = MessageHub.get_instance(f'test_sskd_stage_hook_{next(_names)}')
     other.load_state_dict(saved)
     assert set(other.log_scalars) == {'train/lr', 'train/loss_stage2'}
+
+
+# ----------------------------------------------------------- plateau schedule
+def run_plateau(tmp_path, losses, lr=0.01, **kw):
+    """The plateau schedule on scripted epoch losses (``losses[i]`` in the
+    i-th epoch of every stage, the last one repeated). Returns (phase, lr)
+    of every epoch until the hook stops the run."""
+    model = build(tmp_path)
+    kw = dict(dict(schedule='plateau', patience=1, gamma=0.1, min_lr=1e-5,
+                   head_epochs=2, head_milestones=()), **kw)
+    hook = SSKDStageHook(**kw)
+    runner = FakeRunner(model, max_epochs=500, lr=lr)
+    hook.before_train(runner)
+    epochs = []
+    while not runner.train_loop.stop_training:
+        assert runner.epoch < runner.max_epochs
+        hook.before_train_epoch(runner)
+        lr = runner.optim_wrapper.param_groups[0]['lr']
+        epochs.append((model.phase, lr))
+        i = hook.state['epoch_in_phase']
+        hook.after_train_iter(runner, 0, outputs=dict(
+            loss=torch.tensor(losses[min(i, len(losses) - 1)])))
+        hook.after_train_epoch(runner)
+        runner.epoch += 1
+    return epochs
+
+
+def starts(epochs):
+    """Epoch (0-based) at which each phase starts."""
+    return [e for e, (p, _) in enumerate(epochs)
+            if e == 0 or p != epochs[e - 1][0]]
+
+
+# improves for 3 epochs, then flat: x0.1 after epochs 4, 5, 6 (1-based)
+FLAT = [1.0, 0.5, 0.25, 0.25]
+LR_TO_MIN = [0.01] * 4 + [1e-3, 1e-4]  # the epochs before min_lr
+
+
+@pytest.mark.parametrize('at_min, stage_lrs', [
+    (None, LR_TO_MIN + [1e-5]),  # min_lr until the loss stalls there: 1
+    (0, LR_TO_MIN),  # next stage as soon as the lr reaches min_lr
+    (3, LR_TO_MIN + [1e-5] * 3),
+])
+def test_plateau_epochs_at_min_lr(tmp_path, at_min, stage_lrs):
+    epochs = run_plateau(tmp_path, FLAT, epochs_at_min_lr=at_min)
+    n = len(stage_lrs)
+    assert starts(epochs) == [0, n, 2 * n, 3 * n, 4 * n]
+    assert [p for p, _ in epochs] == [0] * n + [1] * n + [2] * n + \
+        [3] * n + [HEAD] * 2
+    for k in range(4):  # every stage: same learning rates, reset at start
+        lrs = [lr for _, lr in epochs[k * n:(k + 1) * n]]
+        assert lrs == pytest.approx(stage_lrs, rel=1e-9), k
+    assert [lr for _, lr in epochs[-2:]] == pytest.approx([0.01, 0.01])
+
+
+def test_plateau_trains_min_lr_while_the_loss_falls(tmp_path):
+    # at 1e-5 (epoch 7 of a stage) the loss falls twice more, then stalls
+    losses = [1.0, 0.5, 0.25, 0.25, 0.25, 0.25, 0.2, 0.1, 0.1]
+    epochs = run_plateau(tmp_path, losses)
+    assert starts(epochs)[:2] == [0, 9]
+    assert [lr for _, lr in epochs[:9]] == pytest.approx(
+        LR_TO_MIN + [1e-5] * 3, rel=1e-9)
+
+
+def test_plateau_never_goes_below_min_lr(tmp_path):
+    # 0.01 -> 1e-3 -> 1e-4 -> 3e-5 (not 1e-5), trained, then the next stage
+    epochs = run_plateau(tmp_path, FLAT, min_lr=3e-5)
+    assert [lr for _, lr in epochs[:7]] == pytest.approx(
+        LR_TO_MIN + [3e-5], rel=1e-9)
+    assert starts(epochs)[1] == 7
+
+
+def test_plateau_stage_cap(tmp_path):
+    epochs = run_plateau(tmp_path, [1.0 / (i + 1) for i in range(50)],
+                         max_epochs_per_stage=5)  # never stalls
+    assert starts(epochs) == [0, 5, 10, 15, 20]
+    assert all(lr == pytest.approx(0.01) for _, lr in epochs[:20])
+
+
+def test_epochs_at_min_lr_is_checked():
+    with pytest.raises(ValueError, match='epochs_at_min_lr'):
+        SSKDStageHook(schedule='plateau', epochs_at_min_lr=-1)
