@@ -1,12 +1,13 @@
 # SEED on ImageNet-1k: EfficientNet-B0 student from the MoCo-v2 ResNet-50
-# teacher. As seed_r18_mocov2r50_imagenet.py, with the paper's changes for the
-# mobile networks (Appendix A, Table 6): the deeper projection head (one more
-# Linear-ReLU) and weight decay 1e-5.
+# teacher. As seed_r18_mocov2r50_imagenet.py, with the changes for the mobile
+# networks (paper, Appendix A; official code): the official code's head
+# Dropout(0.2) - Linear(1280, 1280) - ReLU - Linear(1280, 128) (SEEDHead's
+# docstring gives the source), and weight decay 1e-5.
 #   bash tools/dist_train.sh configs/seed/seed_effb0_mocov2r50_imagenet.py 8
 _base_ = ['./seed_r18_mocov2r50_imagenet.py']
 model = dict(
     student=dict(
         backbone=dict(_delete_=True, type='EfficientNet', arch='b0'),
-        head=dict(in_channels=1280, num_layers=3)))
+        head=dict(in_channels=1280, dropout=0.2)))
 optim_wrapper = dict(optimizer=dict(weight_decay=1e-5))
 work_dir = 'work_dirs/seed/seed_effb0_mocov2r50_imagenet'
