@@ -6,7 +6,8 @@ teacher's top-k most confident images per predicted class.
         --out work_dirs/mined/unlabeled.txt --topk 250
 
 CONFIG is either a distillation config (its ``model.teacher`` and
-``model.teacher_ckpt`` are used) or a plain classifier config (then pass
+``model.teacher_ckpt`` are used; with several ``model.teachers``, the one
+``--teacher-index`` names) or a plain classifier config (then pass
 ``--checkpoint``). The images go through the config's test pipeline and data
 preprocessor. The output list is the ``ann_file`` of an
 ``UnlabeledImageFolder`` whose ``data_root`` is the gallery. Safe to re-run:
@@ -26,6 +27,9 @@ def parse_args():
     parser.add_argument('config', help='distillation or classifier config')
     parser.add_argument('--checkpoint', help='teacher checkpoint (default: '
                         'model.teacher_ckpt of the config)')
+    parser.add_argument('--teacher-index', type=int,
+                        help='with several model.teachers: the one to mine '
+                        'with')
     parser.add_argument('--gallery', required=True,
                         help='folder of candidate images (searched '
                         'recursively)')
@@ -47,7 +51,17 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
-    if 'teacher' in cfg.model:
+    if cfg.model.get('teachers'):
+        teachers = cfg.model.teachers
+        if args.teacher_index is None or \
+                not 0 <= args.teacher_index < len(teachers):
+            raise SystemExit(
+                f'{args.config} has {len(teachers)} teachers '
+                '(model.teachers); mining runs one: pass --teacher-index '
+                f'0..{len(teachers) - 1}')
+        entry = teachers[args.teacher_index]
+        teacher, ckpt = entry.model, args.checkpoint or entry.ckpt
+    elif 'teacher' in cfg.model:
         teacher = cfg.model.teacher
         ckpt = args.checkpoint or cfg.model.get('teacher_ckpt')
     else:

@@ -49,6 +49,9 @@ READ_KEYS = ('mean', 'std', 'to_rgb', 'bgr_to_rgb', 'rgb_to_bgr')
 #: equally sized images)
 IGNORED_KEYS = ('type', 'num_classes', 'to_onehot', 'non_blocking',
                 'pad_value')
+#: keys that change the images, accepted at their no-op values (mmpretrain's
+#: classifiers write ``batch_augments=None`` into the config they build from)
+NO_OP_VALUES = dict(batch_augments=(None, {}), pad_size_divisor=(1, ))
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,9 @@ def normalization_from_config(cfg: dict, owner: str = 'teacher'
             f'{owner} data_preprocessor must be a dict such as '
             "dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, "
             f'57.375], to_rgb=True), got {cfg!r}.')
-    unknown = sorted(set(cfg) - set(READ_KEYS) - set(IGNORED_KEYS))
+    unknown = sorted(
+        k for k in cfg if k not in READ_KEYS and k not in IGNORED_KEYS
+        and not (k in NO_OP_VALUES and cfg[k] in NO_OP_VALUES[k]))
     if unknown:
         raise ValueError(
             f'{owner} data_preprocessor: {unknown} cannot be bridged. The '

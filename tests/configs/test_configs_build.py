@@ -9,7 +9,8 @@ config at them:
 - ``model.teacher_ckpt``: a random checkpoint of the teacher in the layout
   the config reads: the teacher's own state dict (an mmpretrain classifier
   or BYOL model), or, for ``teacher_ckpt_map='moco'``, the state dict of the
-  MoCo-v2 model whose query encoder the teacher is;
+  MoCo-v2 model whose query encoder the teacher is; the same for the
+  ``ckpt`` of each of SSLD's ``model.teachers``;
 - a KDEP ``basis``: an SVD basis of random teacher-sized features, written
   with the package's ``save_basis`` and bound to that teacher checkpoint.
 
@@ -24,7 +25,7 @@ import pytest
 import torch
 from helpers import ROOT, save_random_weights
 from helpers.downstream import TOOLBOX_CONFIGS
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 
 from kd_plugins.methods.kdep import StreamingBasis, save_basis
@@ -140,5 +141,9 @@ def test_config_builds(config, stand_ins):
             for holder in basis_holders(model):
                 dim = model.teacher.head.in_channels  # its feature width
                 holder.basis = stand_ins.basis(model.teacher_ckpt, dim)
+        for entry in model.get('teachers', []):  # SSLD's several teachers
+            entry.ckpt = stand_ins.teacher_ckpt(ConfigDict(
+                teacher=entry.model, teacher_ckpt_map=entry.get('ckpt_map'),
+                teacher_ckpt_prefix=entry.get('ckpt_prefix', '')), config)
         net = MODELS.build(model)
     assert sum(p.numel() for p in net.parameters()) > 0

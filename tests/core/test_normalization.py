@@ -83,6 +83,14 @@ def test_selfsup_student_preprocessor():
     assert diff.abs().max() <= 1e-5
 
 
+def test_no_op_settings_are_accepted():
+    # what mmpretrain's ImageClassifier writes into a config it builds from
+    cfg = dict(IMAGENET, type='ClsDataPreprocessor', batch_augments=None,
+               pad_size_divisor=1, num_classes=10)
+    assert normalization_from_config(cfg) == normalization_from_config(
+        IMAGENET)
+
+
 def test_same_normalisation_means_no_bridge():
     s_pre = build_data_preprocessor(dict(MNIST))
     assert build_bridge(s_pre, dict(MNIST, type='ClsDataPreprocessor',
@@ -133,7 +141,10 @@ def test_without_a_declaration_the_batch_is_passed_as_is(tmp_path):
     (dict(mean=[1.0] * 3), 'set both mean and std'),
     (dict(mean=[1.0] * 3, std=[float('nan')] * 3), 'finite numbers'),
     (dict(mean='imagenet', std=[1.0] * 3), 'mean must be a list'),
-    (dict(IMAGENET, batch_augments=dict()), 'cannot be bridged'),
+    (dict(IMAGENET, batch_augments=dict(augments=dict(type='Mixup',
+                                                      alpha=1.0))),
+     r"\['batch_augments'\] cannot be bridged"),
+    (dict(IMAGENET, pad_size_divisor=32), 'cannot be bridged'),
     (dict(IMAGENET, meam=[0.0] * 3), r"\['meam'\] cannot be bridged"),
     (dict(bgr_to_rgb=True, rgb_to_bgr=True), 'cannot both be True'),
     ([0.5, 0.5, 0.5], 'must be a dict'),

@@ -149,8 +149,10 @@ def mine_unlabeled(teacher: dict, teacher_ckpt: str, pipeline: List[dict],
         np.zeros(len(g_paths), dtype=np.float32))
     todo = [int(i) for i in keep_idx if pred[i] < 0]
     if todo:
-        net = build_frozen_teacher(teacher, teacher_ckpt, 'eval').to(device)
         preprocessor = build_data_preprocessor(data_preprocessor).to(device)
+        net = build_frozen_teacher(  # in its own normalisation, if declared
+            teacher, teacher_ckpt, 'eval',
+            student_preprocessor=preprocessor).to(device)
         loader = DataLoader(Subset(gallery_set, todo), batch_size=batch_size,
                             num_workers=num_workers, collate_fn=pseudo_collate)
         print(f'teacher predictions for {len(todo)} images '

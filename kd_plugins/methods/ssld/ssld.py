@@ -5,15 +5,71 @@ Alternative to Improve Backbones" (Cui et al.), Sec. 3. The loss is computed on
 labeled and unlabeled images alike; ground-truth labels never reach it, and no
 temperature is used. The teacher's BN mode defaults to ``'train'`` as in
 PaddleClas' code (batch statistics; our running statistics stay frozen).
-"""
-from typing import Dict, List, Optional, Union
 
+Several teachers (``teachers=[...]``, the ensemble-teacher variant): the soft
+label is the mean of the teachers' softmax, p_t = (1/K) sum_k softmax(z_k)
+(:func:`~kd_plugins.methods.ssld.jsd_loss.teacher_probs`); each teacher is
+built, loaded and checked by the one teacher path, with its own checkpoint,
+BN mode and, when its config declares one, its own input normalisation.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
 import torch.nn as nn
 from torch import Tensor
 
 from kd_plugins.core.distiller import BaseDistiller
-from kd_plugins.core.teacher import BNMode
+from kd_plugins.core.teacher import BNMode, FrozenTeacher
+from kd_plugins.methods.ssld.jsd_loss import teacher_probs
 from kd_plugins.registry import MODELS
+
+#: keys of one entry of ``teachers``: required, and optional with defaults
+#: (bn_mode '': the algorithm's ``teacher_bn_mode``)
+REQUIRED_KEYS = ('model', 'ckpt')
+OPTIONAL_KEYS = dict(bn_mode='', ckpt_prefix='', ckpt_map=None)
+
+
+def teacher_entries(teacher, teacher_ckpt, bn_mode, ckpt_prefix,
+                    teachers: Optional[Sequence[dict]]) -> List[dict]:
+    """The teachers as entries (model, ckpt, bn_mode, ckpt_prefix,
+    ckpt_map): the single ``teacher`` arguments, or each of ``teachers``
+    with the algorithm's BN mode as its default."""
+    if teachers is None:
+        if teacher is None:
+            raise ValueError('SSLD needs a teacher: set model.teacher and '
+                             'model.teacher_ckpt, or model.teachers.')
+        return [dict(model=teacher, ckpt=teacher_ckpt, bn_mode=bn_mode,
+                     ckpt_prefix=ckpt_prefix, ckpt_map=None)]
+    if teacher is not None or teacher_ckpt is not None or ckpt_prefix:
+        raise ValueError(
+            'SSLD: set either model.teacher (with teacher_ckpt) or '
+            'model.teachers, not both; with several teachers each entry '
+            "of teachers names its own model and ckpt.")
+    if isinstance(teachers, (dict, str)) or len(teachers) == 0:
+        raise ValueError(
+            'SSLD: teachers must be a non-empty list of dict(model=..., '
+            f'ckpt=...), got {teachers!r}.')
+    entries = []
+    for i, entry in enumerate(teachers):
+        if not isinstance(entry, dict):
+            raise ValueError(f'SSLD: teachers[{i}] must be a dict(model=..., '
+                             f'ckpt=...), got {entry!r}.')
+        unknown = sorted(set(entry) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
+        missing = [k for k in REQUIRED_KEYS if entry.get(k) is None]
+        if unknown or missing:
+            raise ValueError(
+                f'SSLD: teachers[{i}] '
+                + (f'has unknown keys {unknown}' if unknown else '')
+                + (' and ' if unknown and missing else '')
+                + (f'lacks {missing}' if missing else '')
+                + f'; an entry takes {list(REQUIRED_KEYS)} and optionally '
+                f'{list(OPTIONAL_KEYS)} (model: the teacher config, whose '
+                'data_preprocessor is its own normalisation; ckpt: its '
+                'checkpoint).')
+        full = dict(OPTIONAL_KEYS, **entry)
+        full['bn_mode'] = full['bn_mode'] or bn_mode
+        entries.append(full)
+    return entries
 
 
 @MODELS.register_module()
@@ -24,27 +80,68 @@ class SSLD(BaseDistiller):
         student / teacher / teacher_ckpt: see :class:`BaseDistiller`; both
             networks must be classifiers with the same number of classes.
         loss: the distillation loss, default ``JSDivLoss(mode='jsd')``.
-        teacher_bn_mode: ``'train'`` (PaddleClas) or ``'eval'``.
+        teacher_bn_mode: ``'train'`` (PaddleClas) or ``'eval'``; the default
+            of every teacher.
+        teachers: instead of ``teacher``/``teacher_ckpt``, a list of
+            ``dict(model=CONFIG, ckpt=PATH, bn_mode=..., ckpt_prefix=...,
+            ckpt_map=...)``: the soft label is the mean of their softmax.
     """
 
     def __init__(self,
                  student: Union[dict, nn.Module],
-                 teacher: Union[dict, nn.Module],
+                 teacher: Union[dict, nn.Module, None] = None,
                  teacher_ckpt: Optional[str] = None,
                  loss: dict = dict(type='JSDivLoss', mode='jsd'),
                  teacher_bn_mode: BNMode = 'train',
                  teacher_ckpt_prefix: str = '',
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(student, teacher, teacher_ckpt, teacher_bn_mode,
-                         teacher_ckpt_prefix, data_preprocessor, init_cfg)
-        self.check_same_classes('SSLD')
+                 init_cfg: Optional[dict] = None,
+                 teachers: Optional[Sequence[dict]] = None) -> None:
+        entries = teacher_entries(teacher, teacher_ckpt, teacher_bn_mode,
+                                  teacher_ckpt_prefix, teachers)
+        first = entries[0]
+        super().__init__(student, first['model'], first['ckpt'],
+                         first['bn_mode'], first['ckpt_prefix'],
+                         data_preprocessor, init_cfg,
+                         teacher_ckpt_map=first['ckpt_map'])
+        # The other teachers, held outside the module tree like the first
+        # (not in parameters(), state_dict(), the optimizer or DDP).
+        object.__setattr__(self, '_more_teachers', tuple(
+            self.build_teacher(e['model'], e['ckpt'], e['bn_mode'],
+                               e['ckpt_prefix'], e['ckpt_map'])
+            for e in entries[1:]))
+        for i, t in enumerate(self.teachers):
+            self.check_same_classes(
+                'SSLD', t, f'teachers[{i}]' if teachers else 'the teacher')
         self.distill_loss = MODELS.build(dict(loss))
+
+    @property
+    def teachers(self) -> Tuple[FrozenTeacher, ...]:
+        """Every teacher, the first being :attr:`teacher`."""
+        return (self.teacher, ) + self._more_teachers
+
+    def _apply(self, fn, *args, **kwargs):
+        super()._apply(fn, *args, **kwargs)  # the student and the teacher
+        for t in getattr(self, '_more_teachers', ()):
+            t._apply(fn, *args, **kwargs)
+        return self
+
+    def teacher_logits(self, inputs: Tensor) -> Union[Tensor, List[Tensor]]:
+        """The teacher's logits (N x C), or each teacher's (K x [N x C]),
+        each teacher on the batch in its own normalisation."""
+        logits = [t(inputs, mode='tensor') for t in self.teachers]
+        return logits[0] if len(logits) == 1 else logits
+
+    @torch.no_grad()
+    def soft_label(self, inputs: Tensor) -> Tensor:
+        """The target distribution p_t (N x C): the teacher's softmax, or
+        the mean of the teachers' softmax."""
+        return teacher_probs(self.teacher_logits(inputs))
 
     def loss(self, inputs: Tensor, data_samples: Optional[List] = None
              ) -> Dict[str, Tensor]:
         # Labels in data_samples are deliberately ignored (paper, Sec. 3.1).
         student_logits = self.student(inputs, mode='tensor')  # N x C
-        teacher_logits = self.teacher(inputs, mode='tensor')  # N x C
+        teacher_logits = self.teacher_logits(inputs)  # N x C, or K of them
         return dict(loss_ssld=self.distill_loss(student_logits,
                                                 teacher_logits))
