@@ -5,8 +5,12 @@
 
 One pass of the frozen teacher (``model.teacher`` and ``model.teacher_ckpt``
 of the KDEP config) over the config's training images (``--split train``,
-default; or ``val``) through the test pipeline, streaming the statistics
-(memory independent of the number of images). The file is bound to the
+default; or ``val``), streaming the statistics (memory independent of the
+number of images). ``--pipeline test`` (default) reads them through the
+deterministic test pipeline; ``--pipeline train`` through the training
+pipeline with its random augmentation, one view per image, as the official
+code does (``--seed`` fixes the draws; configs/kdep/README.md says why the
+default is ``test``). The file is bound to the
 teacher checkpoint (sha256): KDEP refuses it for another teacher. Then train
 with ``python tools/train.py CONFIG``; the config's ``align.basis`` must name
 the same file.
@@ -14,6 +18,7 @@ the same file.
 import argparse
 
 from mmengine.config import DictAction
+from mmengine.runner import set_random_seed
 
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
 from kd_plugins.methods.kdep.teacher_pass import (
@@ -31,6 +36,14 @@ def parse_args():
                         'model.teacher_ckpt of the config)')
     parser.add_argument('--split', choices=('train', 'val'), default='train',
                         help='whose dataset to run the teacher over')
+    parser.add_argument('--pipeline', choices=('test', 'train'),
+                        default='test',
+                        help='test: deterministic test pipeline (default); '
+                        'train: the training pipeline, random augmentation, '
+                        'as the official code')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='random seed of the augmentation draws '
+                        '(--pipeline train)')
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--num-workers', type=int, default=2)
     parser.add_argument('--device', default='cpu')
@@ -42,7 +55,11 @@ def parse_args():
 def main():
     args = parse_args()
     run = teacher_pass_inputs(args.config, args.cfg_options,
-                              args.checkpoint, args.split)
+                              args.checkpoint, args.split, args.pipeline)
+    set_random_seed(args.seed)  # the loader's workers draw from it
+    print(f'teacher pass through the {args.pipeline} pipeline'
+          + (f' (random augmentation, seed {args.seed})'
+             if args.pipeline == 'train' else ''))
     result = compute_kdep_basis(
         run.teacher, run.teacher_ckpt, run.dataset, run.data_preprocessor,
         args.out, batch_size=args.batch_size, num_workers=args.num_workers,

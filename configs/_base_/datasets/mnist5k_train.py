@@ -16,7 +16,7 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=28, padding=2),
     dict(type='PackInputs'),
 ]
-test_pipeline = [  # also KDEP's teacher pass (tools/kdep_svd.py)
+test_pipeline = [  # also KDEP's default basis pass (tools/kdep_svd.py)
     dict(type='LoadImageFromFile'),
     dict(type='PackInputs'),
 ]

@@ -7,6 +7,17 @@ runs its backbone only; the pooled pre-ReLU feature of each image (see
 grow with the number of images. The result is saved with the record binding
 it to the teacher (config text, checkpoint sha256, tapped layer, number of
 images, feature dim).
+
+Which pipeline feeds the pass (``pipeline``):
+
+- ``'test'`` (default): the config's deterministic test pipeline, no random
+  augmentation. The same teacher and images give the same basis whatever the
+  seed or the number of workers.
+- ``'train'``: the training pipeline with its random augmentation, one
+  augmented view per image, as the official code does (``get_svd`` runs the
+  teacher over its training loader). The basis then describes the features
+  the projection meets in training, at the price of depending on the
+  augmentation draws (``tools/kdep_svd.py --seed`` fixes them).
 """
 import copy
 import pprint
@@ -39,9 +50,27 @@ def _test_pipeline_of(cfg) -> list:
                      'dataloader pipeline to run the teacher with')
 
 
-def teacher_pass_dataset(cfg, split: str = 'train') -> dict:
-    """The ``split`` dataset config of ``cfg`` with the deterministic test
-    pipeline (no random augmentation), for one pass of the teacher."""
+def _train_pipeline_of(cfg) -> list:
+    loader = cfg.get('train_dataloader')
+    if loader and loader.get('dataset', {}).get('pipeline'):
+        return loader.dataset.pipeline
+    if cfg.get('train_pipeline'):
+        return cfg.train_pipeline
+    raise ValueError('the config has no train_pipeline nor a train '
+                     'dataloader pipeline to run the teacher with')
+
+
+PIPELINES = {'test': _test_pipeline_of, 'train': _train_pipeline_of}
+
+
+def teacher_pass_dataset(cfg, split: str = 'train',
+                         pipeline: str = 'test') -> dict:
+    """The ``split`` dataset config of ``cfg`` with the ``pipeline``
+    (``'test'``: deterministic; ``'train'``: the training pipeline, random
+    augmentation), for one pass of the teacher."""
+    if pipeline not in PIPELINES:
+        raise ValueError(f"pipeline must be 'test' or 'train', got "
+                         f'{pipeline!r}')
     loader = cfg.get(f'{split}_dataloader')
     if not loader or 'dataset' not in loader:
         raise ValueError(f'the config has no {split}_dataloader; pick '
@@ -54,7 +83,7 @@ def teacher_pass_dataset(cfg, split: str = 'train') -> dict:
             f'{split}_dataloader.dataset ({dataset.get("type")}) has no '
             'pipeline of its own (a wrapper dataset?); point the config at '
             'a plain dataset')
-    dataset['pipeline'] = _test_pipeline_of(cfg)
+    dataset['pipeline'] = PIPELINES[pipeline](cfg)
     return dataset
 
 
@@ -70,11 +99,12 @@ class TeacherPassInputs:
 
 def teacher_pass_inputs(config: str, cfg_options: Optional[dict] = None,
                         checkpoint: Optional[str] = None,
-                        split: str = 'train') -> TeacherPassInputs:
+                        split: str = 'train',
+                        pipeline: str = 'test') -> TeacherPassInputs:
     """What the KDEP tools need from a config: the teacher, its checkpoint
     (``checkpoint`` or ``model.teacher_ckpt``), the ``split`` dataset with
-    the test pipeline and the preprocessor. Raises ``SystemExit`` with the
-    problem named, as the tools' error."""
+    the ``pipeline`` (``'test'`` or ``'train'``) and the preprocessor.
+    Raises ``SystemExit`` with the problem named, as the tools' error."""
     from mmengine.config import Config
     cfg = Config.fromfile(config)
     if cfg_options:
@@ -86,7 +116,7 @@ def teacher_pass_inputs(config: str, cfg_options: Optional[dict] = None,
         raise SystemExit('no teacher checkpoint: pass --checkpoint or set '
                          'model.teacher_ckpt')
     try:
-        dataset = teacher_pass_dataset(cfg, split)
+        dataset = teacher_pass_dataset(cfg, split, pipeline)
     except ValueError as e:
         raise SystemExit(f'{config}: {e}')
     return TeacherPassInputs(
