@@ -1,8 +1,11 @@
 """Checkpoint helpers shared by the teacher loader, the KDEP basis, the
 export and the downstream check: one place for each small job.
 
-- :func:`sha256_file`: the hash that binds a file (a KDEP basis, an export)
-  to the checkpoint it was made from;
+- :func:`sha256_file`: the hash that binds a file (an export) to the
+  checkpoint it was made from;
+- :func:`weights_sha256`: the hash of a network's weights, whatever file,
+  format or URL they came from (binds a KDEP basis to its teacher);
+- :func:`nonfinite_keys`: the tensors holding NaN or Inf;
 - :func:`read_checkpoint`: mmengine's loader, then the state dict with the
   DDP ``module.`` prefix removed;
 - :func:`strip_prefix` / :func:`rename_prefixes`: select and rename keys;
@@ -13,6 +16,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Iterable, List, Mapping, Optional, Tuple
 
+import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 MAX_LISTED = 20
@@ -26,6 +30,37 @@ def sha256_file(path: str, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk), b''):
             h.update(block)
     return h.hexdigest()
+
+
+def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
+    """Hex sha256 of a state dict's tensors: names, dtypes, shapes and
+    values, in name order; BN's ``num_batches_tracked`` counters (not
+    weights) are left out. The same weights give the same hash from a URL,
+    a legacy file or a zip copy."""
+    h = hashlib.sha256()
+    for key in sorted(state):
+        value = state[key]
+        if key.endswith('num_batches_tracked') or \
+                not isinstance(value, torch.Tensor):
+            continue
+        t = value.detach().cpu().contiguous().reshape(-1)
+        h.update(f'{key}|{t.dtype}|{tuple(value.shape)}|'.encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def nonfinite_keys(state: Mapping[str, torch.Tensor]) -> List[str]:
+    """``'key (n NaN, m Inf of N)'`` for each floating tensor holding a
+    NaN or an infinity."""
+    out = []
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            bad = ~torch.isfinite(value)
+            if bad.any():
+                nan = int(torch.isnan(value).sum())
+                out.append(f'{key} ({nan} NaN, {int(bad.sum()) - nan} Inf '
+                           f'of {value.numel()})')
+    return out
 
 
 def strip_prefix(state: Mapping, prefix: str, keep_others: bool = False

@@ -18,7 +18,11 @@ this one path. It guarantees, for the whole run:
   statistics or the step counter (``track_running_stats=False`` while in
   train mode), so the teacher's whole state stays bit-identical;
 - its weights load strictly: a missing, unexpected or differently shaped key
-  raises a ``ValueError`` that lists the keys;
+  raises a ``ValueError`` that lists the keys; a file as its publisher
+  wrote it (mmpretrain, mmselfsup, FAIR MoCo, torchvision, timm, KDEP's,
+  SimDis') is recognised from its keys and renamed
+  (:mod:`~kd_plugins.core.teacher_layouts`), and NaN or Inf weights are
+  refused with the tensor named;
 - a teacher whose config declares its own ``data_preprocessor`` (mean, std,
   channel order) gets its input derived from the student's normalised batch
   by a :class:`~kd_plugins.core.normalization.NormalizationBridge`, applied
@@ -29,16 +33,13 @@ from typing import Dict, Literal, Optional, Union
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from kd_plugins.core.checkpoint import (
-    compare_keys,
-    read_checkpoint,
-    rename_prefixes,
-    strip_prefix,
-)
+from kd_plugins.core.checkpoint import compare_keys, nonfinite_keys
 from kd_plugins.core.normalization import build_bridge
+from kd_plugins.core.teacher_layouts import LAYOUTS, read_teacher_checkpoint
 
 BNMode = Literal['eval', 'train']
 KeyMap = Union[str, Dict[str, str], None]
@@ -52,15 +53,16 @@ MOCO_KEY_MAP = {'backbone.': 'backbone.', 'neck.mlp.': 'head.mlp.'}
 KEY_MAPS = dict(moco=MOCO_KEY_MAP)
 
 
-def resolve_key_map(key_map: KeyMap) -> Optional[Dict[str, str]]:
-    """A named layout of :data:`KEY_MAPS`, a dict of prefixes, or None."""
+def resolve_key_map(key_map: KeyMap) -> KeyMap:
+    """A layout name (:data:`~kd_plugins.core.teacher_layouts.LAYOUTS`,
+    or ``'moco'``), a dict of prefixes, or None."""
     if key_map is None or isinstance(key_map, dict):
         return None if key_map is None else dict(key_map)
-    if key_map in KEY_MAPS:
-        return dict(KEY_MAPS[key_map])
+    if key_map in KEY_MAPS or key_map in LAYOUTS:
+        return key_map
     raise ValueError(f'teacher_ckpt_map {key_map!r} is not a known layout '
-                     f'({sorted(KEY_MAPS)}); pass a dict of checkpoint '
-                     'prefix -> teacher prefix instead.')
+                     f'({sorted(set(KEY_MAPS) | set(LAYOUTS))}); pass a '
+                     'dict of checkpoint prefix -> teacher prefix instead.')
 
 
 def load_teacher_weights(model: nn.Module, checkpoint: str,
@@ -72,8 +74,10 @@ def load_teacher_weights(model: nn.Module, checkpoint: str,
         checkpoint: path or URL understood by mmengine's CheckpointLoader.
         prefix: keep only keys starting with it and strip it (for example
             ``'student.'`` to use a distilled student as a teacher).
-        key_map: instead of ``prefix``, a layout name (``'moco'``) or a dict
-            of checkpoint prefix -> model prefix (see
+        key_map: None (the published layout is recognised from the keys,
+            see :mod:`~kd_plugins.core.teacher_layouts`), a layout name
+            (``'moco'``, ``'fair-moco'``, ...) or a dict of checkpoint
+            prefix -> model prefix (see
             :func:`~kd_plugins.core.checkpoint.rename_prefixes`); keys under
             no listed prefix are left out on purpose, the rest load strictly.
         where_from: the method's own hint for a missing file (which config
@@ -90,24 +94,33 @@ def load_teacher_weights(model: nn.Module, checkpoint: str,
             '(train one with tools/train.py, or download the published '
             'weights of that model)' + (f'; {where_from}' if where_from
                                         else '') + '.')
-    state, _ = read_checkpoint(checkpoint)
-    state = rename_prefixes(state, key_map) if key_map \
-        else strip_prefix(state, prefix)
     own = model.state_dict()
+    mapped = read_teacher_checkpoint(checkpoint, own, prefix, key_map)
+    state = mapped.state
     mismatch = compare_keys(own, state)
     if mismatch:
         raise ValueError(
             f'teacher checkpoint {checkpoint!r} does not fit the teacher '
-            f'config ({type(model).__name__})'
-            + (f' through the key map {key_map}' if key_map else '') + '. '
+            f'config ({type(model).__name__}) read as layout '
+            f'{mapped.layout}. '
             + '; '.join(mismatch.parts('the checkpoint', 'the teacher')) +
             '. Check that `model.teacher` describes the network the '
             'checkpoint was trained with (depth, widths, num_classes, head '
-            'channels)'
-            + (', and the key map' if key_map else
-               '' if prefix else ", or set `teacher_ckpt_prefix` if the "
+            'channels)' + (f': {mapped.hint}' if mapped.hint else '')
+            + ('; or check the key map' if isinstance(key_map, dict) else
+               '' if prefix else "; or set `teacher_ckpt_prefix` if the "
                "weights sit under a prefix such as 'student.'") + '.')
+    bad = nonfinite_keys(state)
+    if bad:
+        raise ValueError(
+            f'teacher checkpoint {checkpoint!r} holds non-finite weights: '
+            f'{"; ".join(bad[:10])}' + (f' and {len(bad) - 10} more tensors'
+                                        if len(bad) > 10 else '') +
+            '. The run that wrote it diverged or the file is damaged; use '
+            'another checkpoint of the teacher.')
     model.load_state_dict(state, strict=False)
+    print_log(mapped.report(checkpoint, type(model).__name__),
+              logger='current')
 
 
 class FrozenTeacher(nn.Module):
