@@ -35,7 +35,7 @@ from kd_plugins.methods.kdep.analysis import (
     tsne_png,
 )
 from kd_plugins.methods.kdep.basis import StreamingBasis, load_basis
-from kd_plugins.methods.kdep.pre_relu import PreReLUTap
+from kd_plugins.methods.kdep.pre_relu import penultimate_tap
 from kd_plugins.methods.kdep.pts import power_temperature_scaling
 from kd_plugins.methods.kdep.svd_projection import svd_project
 from kd_plugins.methods.kdep.teacher_pass import (
@@ -78,7 +78,8 @@ def main():
     if dim is None:
         if 'student' not in cfg.model:
             raise SystemExit('no model.student in the config: pass --dim')
-        dim = PreReLUTap(MODELS.build(cfg.model.student), 'student').channels
+        dim = penultimate_tap(MODELS.build(cfg.model.student),
+                              'student').channels
     feats, labels, classes, tap = collect_teacher_features(
         run.teacher, ckpt, run.dataset, run.data_preprocessor,
         args.num_classes, args.per_class, args.seed, args.batch_size,

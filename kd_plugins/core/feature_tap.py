@@ -20,7 +20,8 @@ jobs that one class would only hide behind flags:
   stage-i step never computes the later stages;
 - KDEP's :class:`~kd_plugins.methods.kdep.pre_relu.PreReLUTap` rebuilds a
   tensor no module returns (the last block's sum *before* its in-place
-  ReLU) from hooks on the residual branch and the identity path.
+  ReLU) from hooks on the residual branch and the identity path (for a
+  Vision Transformer, its ``ViTFeatureTap`` takes the head's input).
 """
 import difflib
 

@@ -20,9 +20,11 @@ IMAGENET_NORM = dict(mean=[123.675, 116.28, 103.53],
                      std=[58.395, 57.12, 57.375], to_rgb=True)
 
 IMG = 28  # image side of the batches fed to these teachers
-#: timm's ResNet-18 at 1/8 width (64-d pooled feature)
+#: timm's ResNet-18 at 1/8 width (64-d pooled feature); without timm's
+#: zero-init of each block's last BN, so that at random weights the last
+#: block's residual branch is not zero
 TIMM_RESNET = dict(model_name='resnet18', channels=(8, 16, 32, 64),
-                   stem_width=8)
+                   stem_width=8, zero_init_last=False)
 TINY_VIT = dict(embed_dims=32, num_layers=2, num_heads=2,
                 feedforward_channels=64)
 

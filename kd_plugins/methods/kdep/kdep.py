@@ -11,11 +11,15 @@ and no labels reach the loss::
     t = transform(t)             PTS: sign(t) |t / T|^(1/n)
     loss = loss_weight * MSE(s, t)                          (official: 3)
 
-Only the teacher's backbone runs (no neck, no head). The student's backbone
-alone runs too, so a classifier student's neck and head get no gradient; use
-a bare backbone student (as the configs do) under DDP, or set
-``find_unused_parameters``. With a backbone student there is nothing to
-validate: set ``val_cfg``/``val_dataloader``/``val_evaluator`` to None.
+Only the teacher's backbone runs (no neck, no head). The teacher may be
+an mmpretrain ResNet or MobileNetV2, a timm ResNet (``TIMMBackbone`` /
+``TimmClassifier``) or a Vision Transformer, whose feature is the one its
+head reads (:class:`~kd_plugins.methods.kdep.pre_relu.ViTFeatureTap`).
+The student's backbone alone runs too, so a classifier student's neck and
+head get no gradient; use a bare backbone student (as the configs do) under
+DDP, or set ``find_unused_parameters``. With a backbone student there is
+nothing to validate: set ``val_cfg``/``val_dataloader``/``val_evaluator`` to
+None.
 """
 from typing import Dict, List, Optional, Union
 
@@ -24,7 +28,7 @@ from torch import Tensor
 
 from kd_plugins.core.distiller import BaseDistiller
 from kd_plugins.core.teacher import BNMode
-from kd_plugins.methods.kdep.pre_relu import PreReLUTap, backbone_of
+from kd_plugins.methods.kdep.pre_relu import backbone_of, penultimate_tap
 from kd_plugins.methods.kdep.svd_projection import SVDProjection
 from kd_plugins.registry import MODELS
 
@@ -74,8 +78,14 @@ class KDEP(BaseDistiller):
         self.student_feature = student_feature
         super().__init__(student, teacher, teacher_ckpt, teacher_bn_mode,
                          teacher_ckpt_prefix, data_preprocessor, init_cfg)
-        self.student_feat = PreReLUTap(self.student, 'student')
-        self.teacher_feat = PreReLUTap(self.teacher.model, 'teacher')
+        self.student_feat = penultimate_tap(self.student, 'student')
+        self.teacher_feat = penultimate_tap(self.teacher.model, 'teacher')
+        if student_feature == 'post_relu' and \
+                self.student_feat.activation is None:
+            raise ValueError(
+                "KDEP: student_feature='post_relu' needs a student with a "
+                f'final activation; the student {self.student_feat} has '
+                "none. Use student_feature='pre_relu'.")
         D_s, D_t = self.student_feat.channels, self.teacher_feat.channels
         align = dict(align, student_channels=D_s, teacher_channels=D_t)
         if 'basis' in align:
@@ -99,7 +109,8 @@ class KDEP(BaseDistiller):
     def loss(self, inputs: Tensor, data_samples: Optional[List] = None
              ) -> Dict[str, Tensor]:
         # Labels are deliberately ignored: feature supervision only.
-        self.teacher.run(backbone_of(self.teacher.model), inputs)
+        self.teacher.run(backbone_of(self.teacher.model),
+                         self.teacher.prepare(inputs))  # own normalisation
         f_t = self.teacher_feat.pop()  # N x D_t, no grad
         backbone_of(self.student)(inputs)
         f_s = self.student_feat.pop() \

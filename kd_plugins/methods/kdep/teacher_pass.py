@@ -1,8 +1,9 @@
 """One pass of the frozen teacher over a dataset -> KDEP's SVD basis file.
 
 Library side of ``tools/kdep_svd.py``. The teacher (eval mode, no gradient)
-runs its backbone only; the pooled pre-ReLU feature of each image (see
-:class:`~kd_plugins.methods.kdep.pre_relu.PreReLUTap`) is streamed into a
+runs its backbone only, on each batch mapped to its own normalisation when
+it declares one; the pooled pre-ReLU feature of each image (see
+:func:`~kd_plugins.methods.kdep.pre_relu.penultimate_tap`) is streamed into a
 :class:`~kd_plugins.methods.kdep.basis.StreamingBasis`, so memory does not
 grow with the number of images. The result is saved with the record binding
 it to the teacher (config text, checkpoint sha256, tapped layer, number of
@@ -35,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from kd_plugins.core.distiller import build_data_preprocessor
 from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.methods.kdep.basis import StreamingBasis, save_basis
-from kd_plugins.methods.kdep.pre_relu import PreReLUTap, backbone_of
+from kd_plugins.methods.kdep.pre_relu import backbone_of, penultimate_tap
 from kd_plugins.registry import DATASETS
 
 
@@ -125,7 +126,7 @@ def teacher_pass_inputs(config: str, cfg_options: Optional[dict] = None,
         cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor'))
 
 
-def teacher_features(net, tap: PreReLUTap, preprocessor, loader,
+def teacher_features(net, tap, preprocessor, loader,
                      total: int) -> Iterator[Tuple[Tensor, list]]:
     """Run the frozen teacher's backbone over ``loader`` with a progress
     bar; yield each batch's pooled pre-ReLU feature (B x D) and its data
@@ -134,7 +135,7 @@ def teacher_features(net, tap: PreReLUTap, preprocessor, loader,
     bar = ProgressBar(total, file=sys.stdout)
     for batch in loader:
         data = preprocessor(batch, False)
-        net.run(backbone, data['inputs'])
+        net.run(backbone, net.prepare(data['inputs']))
         f = tap.pop()  # B x D
         yield f, data['data_samples']
         bar.update(f.shape[0])
@@ -170,10 +171,11 @@ def compute_kdep_basis(teacher: dict, teacher_ckpt: str,
     """
     if batch_size <= 0:
         raise ValueError(f'batch_size must be positive, got {batch_size}')
-    net = build_frozen_teacher(teacher, teacher_ckpt, 'eval',
-                               teacher_ckpt_prefix).to(device)
-    tap = PreReLUTap(net.model, 'teacher')
     preprocessor = build_data_preprocessor(data_preprocessor).to(device)
+    net = build_frozen_teacher(
+        teacher, teacher_ckpt, 'eval', teacher_ckpt_prefix,
+        student_preprocessor=preprocessor).to(device)
+    tap = penultimate_tap(net.model, 'teacher')
     data = dataset if isinstance(dataset, Dataset) \
         else DATASETS.build(dict(dataset))
     if len(data) < 2:
@@ -220,10 +222,11 @@ def collect_teacher_features(teacher: dict, teacher_ckpt: str,
             f'the dataset {dataset.get("type")} has no class labels '
             f'({e!r}); the analysis needs a labeled dataset') from e
     index = sample_per_class(labels, num_classes, per_class, seed)
-    net = build_frozen_teacher(teacher, teacher_ckpt, 'eval',
-                               teacher_ckpt_prefix).to(device)
-    tap = PreReLUTap(net.model, 'teacher')
     preprocessor = build_data_preprocessor(data_preprocessor).to(device)
+    net = build_frozen_teacher(
+        teacher, teacher_ckpt, 'eval', teacher_ckpt_prefix,
+        student_preprocessor=preprocessor).to(device)
+    tap = penultimate_tap(net.model, 'teacher')
     loader = DataLoader(Subset(data, index), batch_size=batch_size,
                         shuffle=False, num_workers=num_workers,
                         collate_fn=pseudo_collate)
