@@ -56,16 +56,31 @@ def logged(monkeypatch):
     return lines
 
 
+@pytest.fixture(scope='module')
+def published(tmp_path_factory):
+    """Each fake written once per module into one folder, and that folder
+    served over http: ``published(name, writer, *args) -> reference``."""
+    root = tmp_path_factory.mktemp('published')
+    made = {}
+
+    def make(name, writer, *args, **kwargs):
+        if name not in made:
+            made[name] = writer(root / name, *args, **kwargs)
+        return made[name]
+
+    with serve_directory(root) as base:
+        make.root, make.base = root, base
+        yield make
+
+
 @pytest.fixture(params=['local', 'url'])
-def where(request, tmp_path, monkeypatch):
-    """Name a file in tmp_path as a path, or by URL of a local http
-    server (downloads go to tmp_path/torch_home)."""
+def where(request, published, tmp_path, monkeypatch):
+    """Name a published fake as a path, or by URL of the local http server
+    (downloads go to this test's tmp_path/torch_home)."""
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     if request.param == 'local':
-        yield lambda name: str(tmp_path / name)
-    else:
-        with serve_directory(tmp_path) as base:
-            yield lambda name: base + name
+        return lambda name: str(published.root / name)
+    return lambda name: published.base + name
 
 
 def close(a, b):
@@ -74,8 +89,8 @@ def close(a, b):
 
 
 # ------------------------------------------------------------- OpenMMLab
-def test_mmcls_release(tmp_path, where, logged):
-    src = mmcls_release(tmp_path / 'resnet18_8xb32_in1k.pth', depth=18)
+def test_mmcls_release(published, where, logged):
+    src = published('resnet18_8xb32_in1k.pth', mmcls_release, depth=18)
     x = normalised(images())
     teacher = build_frozen_teacher(resnet_classifier(18),
                                    where('resnet18_8xb32_in1k.pth'))
@@ -83,8 +98,8 @@ def test_mmcls_release(tmp_path, where, logged):
     assert 'layout mmpretrain / mmcls model' in logged[0]
 
 
-def test_mmselfsup_moco_v2_into_seed_teacher(tmp_path, where, logged):
-    moco = mmselfsup_moco_v2(tmp_path / 'mocov2.pth')
+def test_mmselfsup_moco_v2_into_seed_teacher(published, where, logged):
+    moco = published('mocov2.pth', mmselfsup_moco_v2)
     x = normalised(images())
     teacher = build_frozen_teacher(seed_teacher(18), where('mocov2.pth'))
     close(teacher(x), moco.neck(moco.backbone(x))[0])
@@ -92,8 +107,8 @@ def test_mmselfsup_moco_v2_into_seed_teacher(tmp_path, where, logged):
     assert 'encoder_k.* (' in logged[0] and 'queue' in logged[0]
 
 
-def test_mmselfsup_byol_into_a_backbone_teacher(tmp_path, where, logged):
-    byol = mmselfsup_byol(tmp_path / 'byol.pth')
+def test_mmselfsup_byol_into_a_backbone_teacher(published, where, logged):
+    byol = published('byol.pth', mmselfsup_byol)
     x = normalised(images())
     teacher = build_frozen_teacher(dict(type='ResNet', depth=18),
                                    where('byol.pth'))
@@ -102,28 +117,31 @@ def test_mmselfsup_byol_into_a_backbone_teacher(tmp_path, where, logged):
     assert 'target_net.* (' in logged[0]
 
 
-def test_mmselfsup_byol_into_simdis_teacher_as_saved(tmp_path, where):
-    byol = mmselfsup_byol(tmp_path / 'byol.pth')
-    teacher = build_frozen_teacher(byol_config(), where('byol.pth'))
+def test_mmselfsup_byol_into_simdis_teacher_as_saved(published):
+    byol = published('byol.pth', mmselfsup_byol)
+    teacher = build_frozen_teacher(byol_config(),
+                                   str(published.root / 'byol.pth'))
     for k, v in byol.state_dict().items():
         assert torch.equal(v, teacher.model.state_dict()[k]), k
 
 
 # ------------------------------------------------------------- FAIR MoCo
 @pytest.mark.parametrize('mlp', [True, False], ids=['v2', 'v1'])
-def test_fair_moco(tmp_path, where, logged, mlp):
-    encoder_q = fair_moco(tmp_path / 'moco_pretrain.pth.tar', mlp=mlp)
+def test_fair_moco(published, where, logged, mlp):
+    name = f'moco_v{2 if mlp else 1}_pretrain.pth.tar'
+    encoder_q = published(name, fair_moco, mlp=mlp, K=4096)
     x = normalised(images())
-    teacher = build_frozen_teacher(seed_teacher(18, mlp=mlp),
-                                   where('moco_pretrain.pth.tar'))
+    teacher = build_frozen_teacher(seed_teacher(18, mlp=mlp), where(name))
     close(teacher(x), encoder_q(x))
     assert 'FAIR MoCo' in logged[0] and 'encoder_k.* (' in logged[0]
 
 
-def test_fair_moco_as_a_plain_backbone(tmp_path, logged):
-    encoder_q = fair_moco(tmp_path / 'moco.pth')
-    teacher = build_frozen_teacher(dict(type='ResNet', depth=18),
-                                   str(tmp_path / 'moco.pth'))
+def test_fair_moco_as_a_plain_backbone(published, logged):
+    encoder_q = published('moco_v2_pretrain.pth.tar', fair_moco, mlp=True,
+                          K=4096)
+    teacher = build_frozen_teacher(
+        dict(type='ResNet', depth=18),
+        str(published.root / 'moco_v2_pretrain.pth.tar'))
     x = normalised(images())
     ref = encoder_q.layer4(encoder_q.layer3(encoder_q.layer2(
         encoder_q.layer1(encoder_q.maxpool(encoder_q.relu(encoder_q.bn1(
@@ -134,19 +152,18 @@ def test_fair_moco_as_a_plain_backbone(tmp_path, logged):
 
 # ---------------------------------------------------- torchvision / timm
 @pytest.mark.parametrize('legacy', [True, False], ids=['legacy', 'zip'])
-def test_torchvision_resnet(tmp_path, where, logged, legacy):
-    net = torchvision_file(tmp_path / 'resnet18-f37072fd.pth',
-                           legacy=legacy)
+def test_torchvision_resnet(published, where, logged, legacy):
+    name = f'resnet18-{"5c106cde" if legacy else "f37072fd"}.pth'
+    net = published(name, torchvision_file, legacy=legacy)
     x = normalised(images())
-    teacher = build_frozen_teacher(resnet_classifier(18),
-                                   where('resnet18-f37072fd.pth'))
+    teacher = build_frozen_teacher(resnet_classifier(18), where(name))
     close(teacher(x), net(x))
     assert 'torchvision / timm ResNet' in logged[0]
 
 
-def test_torchvision_mobilenet_v2(tmp_path, where, logged):
-    net = torchvision_file(tmp_path / 'mobilenet_v2-b0353104.pth',
-                           'mobilenet_v2')
+def test_torchvision_mobilenet_v2(published, where, logged):
+    net = published('mobilenet_v2-b0353104.pth', torchvision_file,
+                    'mobilenet_v2')
     x = normalised(images())
     cfg = dict(type='ImageClassifier',
                backbone=dict(type='MobileNetV2', widen_factor=1.0),
@@ -162,13 +179,13 @@ def test_torchvision_mobilenet_v2(tmp_path, where, logged):
 
 @pytest.mark.parametrize('name,backbone', [
     ('resnet18d', 'ResNetV1d'), ('resnet18', 'ResNet')])
-def test_timm_resnet(tmp_path, where, logged, name, backbone):
+def test_timm_resnet(published, where, logged, name, backbone):
     """timm's own network (timm is optional: skipped without it)."""
     pytest.importorskip('timm')
-    net = timm_file(tmp_path / 'model.safetensors', name)
+    net = published(f'{name}.safetensors', timm_file, name)
     x = normalised(images())
     teacher = build_frozen_teacher(resnet_classifier(18, backbone=backbone),
-                                   where('model.safetensors'))
+                                   where(f'{name}.safetensors'))
     close(teacher(x), net(x))
     assert ('timm ResNet-C/D' if name.endswith('d') else
             'torchvision / timm ResNet') in logged[0]
@@ -197,10 +214,10 @@ def test_timm_resnet_d_needs_resnet_v1d(tmp_path):
 
 
 # ------------------------------------------------------------------ KDEP
-def test_robustness_checkpoint(tmp_path, where, logged):
+def test_robustness_checkpoint(published, where, logged):
     """KDEP's released teachers: the wrapped torchvision network, after
     robustness' own input normaliser (ImageNet's, on [0, 1] images)."""
-    net = robustness_checkpoint(tmp_path / 'MicrosoftVision-ResNet50.pth')
+    net = published('MicrosoftVision-ResNet50.pth', robustness_checkpoint)
     x = images()
     teacher = build_frozen_teacher(resnet_classifier(18),
                                    where('MicrosoftVision-ResNet50.pth'))
@@ -211,9 +228,9 @@ def test_robustness_checkpoint(tmp_path, where, logged):
 
 
 # ---------------------------------------------------------------- SimDis
-def test_simdis_checkpoint_into_byol_teacher(tmp_path, where, logged):
-    src = simdis_checkpoint(tmp_path / 'last_epoch_ckpt.pth.tar',
-                            predictors=('s_dv', 'tema_dv'))
+def test_simdis_checkpoint_into_byol_teacher(published, where, logged):
+    src = published('last_epoch_ckpt.pth.tar', simdis_checkpoint,
+                    predictors=('s_dv', 'tema_dv'))
     x = normalised(images())
     teacher = build_frozen_teacher(byol_config(simdis=True),
                                    where('last_epoch_ckpt.pth.tar'))
@@ -229,28 +246,31 @@ def test_simdis_checkpoint_into_byol_teacher(tmp_path, where, logged):
     assert 'student.pred_tema_dv' in log and 'target_net.steps' in log
 
 
-def test_simdis_checkpoint_names_what_to_change(tmp_path):
-    simdis_checkpoint(tmp_path / 'ckpt.pth.tar')
+def test_simdis_checkpoint_names_what_to_change(published):
+    published('last_epoch_ckpt.pth.tar', simdis_checkpoint,
+              predictors=('s_dv', 'tema_dv'))
     with pytest.raises(ValueError) as err:
-        build_frozen_teacher(byol_config(), str(tmp_path / 'ckpt.pth.tar'))
+        build_frozen_teacher(
+            byol_config(), str(published.root / 'last_epoch_ckpt.pth.tar'))
     msg = str(err.value)
     assert "SimDis' own checkpoints" in msg and 'with_last_bias=True' in msg
     assert 'neck.fc1.bias' in msg
 
 
 # --------------------------------------------------- maps, errors, checks
-def test_explicit_map_and_named_layouts(tmp_path):
-    encoder_q = fair_moco(tmp_path / 'moco.pth')
+def test_explicit_map_and_named_layouts(published, tmp_path):
+    encoder_q = published('moco_v2_pretrain.pth.tar', fair_moco, mlp=True,
+                          K=4096)
+    moco = str(published.root / 'moco_v2_pretrain.pth.tar')
     x = normalised(images())
     for key_map in ('moco', 'fair-moco'):
-        teacher = build_frozen_teacher(seed_teacher(18),
-                                       str(tmp_path / 'moco.pth'),
+        teacher = build_frozen_teacher(seed_teacher(18), moco,
                                        key_map=key_map)
         close(teacher(x), encoder_q(x))
     with pytest.raises(ValueError, match='does not look like it'):
-        build_frozen_teacher(seed_teacher(18), str(tmp_path / 'moco.pth'),
+        build_frozen_teacher(seed_teacher(18), moco,
                              key_map='mmpretrain-moco')
-    net = torchvision_file(tmp_path / 'tv.pth')
+    net = published('resnet18-5c106cde.pth', torchvision_file, legacy=True)
     state = {f'encoder.{k}': v for k, v in net.state_dict().items()}
     torch.save(state, str(tmp_path / 'own.pth'))
     teacher = build_frozen_teacher(
@@ -260,8 +280,8 @@ def test_explicit_map_and_named_layouts(tmp_path):
     assert torch.equal(teacher.model.conv1.weight, net.conv1.weight)
 
 
-def test_several_layouts_at_once_are_ambiguous(tmp_path):
-    net = torchvision_file(tmp_path / 'tv.pth')
+def test_several_layouts_at_once_are_ambiguous(published, tmp_path):
+    net = published('resnet18-5c106cde.pth', torchvision_file, legacy=True)
     state = dict(net.state_dict())
     state.update({f'encoder_q.{k}': v for k, v in state.items()})
     torch.save(state, str(tmp_path / 'both.pth'))
@@ -290,9 +310,9 @@ def test_no_weights_where_publishers_keep_them(tmp_path):
 
 
 @pytest.mark.parametrize('bad', [float('nan'), float('inf')])
-def test_non_finite_teacher_weights_are_named(tmp_path, bad):
-    net = torchvision_file(tmp_path / 'tv.pth')
-    state = net.state_dict()
+def test_non_finite_teacher_weights_are_named(published, tmp_path, bad):
+    net = published('resnet18-5c106cde.pth', torchvision_file, legacy=True)
+    state = {k: v.clone() for k, v in net.state_dict().items()}
     state['layer2.0.conv1.weight'][0, 0, 0, 0] = bad
     torch.save(state, str(tmp_path / 'bad.pth'))
     with pytest.raises(ValueError) as err:

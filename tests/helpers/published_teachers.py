@@ -193,10 +193,11 @@ class FairMoCo(nn.Module):
         self.register_buffer('queue_ptr', torch.zeros(1, dtype=torch.long))
 
 
-def fair_moco(path, arch='resnet18', mlp=True, seed=0):
-    """``moco_v2_800ep_pretrain.pth.tar`` (v1: ``mlp=False``), legacy
-    format; returns the query encoder (its output: the embedding)."""
-    moco = randomise(FairMoCo(arch, mlp=mlp), seed)
+def fair_moco(path, arch='resnet18', mlp=True, K=65536, seed=0):
+    """``moco_v2_800ep_pretrain.pth.tar`` (v1: ``mlp=False``; ``K``:
+    ``main_moco.py --moco-k``), legacy format; returns the query encoder
+    (its output: the embedding)."""
+    moco = randomise(FairMoCo(arch, K=K, mlp=mlp), seed)
     params = list(moco.parameters())
     optimizer = torch.optim.SGD(params, 0.03, momentum=0.9,
                                 weight_decay=1e-4)
