@@ -1,11 +1,16 @@
 """The normalisation bridge: a teacher with its own input normalisation
 gets, from the student's normalised batch, the tensor its own data
 preprocessor would make from the raw images, and gives the output it gives
-on that tensor."""
+on that tensor; in every offline method's training loss."""
 import numpy as np
 import pytest
 import torch
 from helpers import batch, save_random_weights, tiny_classifier
+from helpers.seed import contract_seed_cfgs
+from helpers.simdis import simdis_cfg, two_view_batch
+from helpers.sskd import sskd_cfg
+from helpers.ssld import ssld_cfg
+from mmpretrain.models.backbones import ResNet
 
 from kd_plugins.core.distiller import build_data_preprocessor
 from kd_plugins.core.normalization import (
@@ -180,3 +185,49 @@ def test_student_normalisation_is_read_from_the_built_preprocessor():
     plain = normalization_of(build_data_preprocessor(dict()))
     assert (plain.mean, plain.std, plain.reverse) == ((0.0, ), (1.0, ),
                                                       False)
+
+
+def _with_own_normalisation(cfg):
+    cfg = dict(cfg)
+    cfg['teacher'] = dict(cfg['teacher'], data_preprocessor=dict(CLIP))
+    return cfg
+
+
+METHODS = {  # method -> (config builder, batch, views)
+    'SSLD': (lambda tmp: ssld_cfg(tmp), batch),
+    'SSKD': (lambda tmp: sskd_cfg(tmp), batch),
+    'KDEP': (lambda tmp: dict(
+        type='KDEP', student=tiny_classifier(4)['backbone'],
+        teacher=tiny_classifier(8), align=dict(type='ConvConnector'),
+        transform=None, teacher_ckpt=save_random_weights(
+            tiny_classifier(8), str(tmp / 't.pth'))), batch),
+    'SEED': (lambda tmp: contract_seed_cfgs(tmp)[1], batch),
+    'SimDis': (lambda tmp: simdis_cfg(tmp), two_view_batch),
+}
+
+
+@pytest.mark.parametrize('method', sorted(METHODS))
+def test_every_offline_method_feeds_its_teacher_the_bridged_batch(
+        method, tmp_path):
+    """The tensor entering the teacher's backbone in a training loss is the
+    one the teacher's own preprocessor makes from the raw images."""
+    make, make_batch = METHODS[method]
+    model = MODELS.build(_with_own_normalisation(make(tmp_path)))
+    assert model.teacher.bridge is not None, method
+    seen = []
+
+    def keep(module, args):
+        seen.append(args[0])
+
+    for m in model.teacher.model.modules():
+        if isinstance(m, ResNet):
+            m.register_forward_pre_hook(keep)
+    data = model.data_preprocessor(make_batch(), True)
+    model(**data, mode='loss')
+    assert seen, method
+    raw = make_batch()['inputs']
+    views = raw if isinstance(raw[0], torch.Tensor) and raw[0].dim() == 4 \
+        else [raw]  # SimDis: two stacked views; others: a list of images
+    own = [own_tensor(CLIP, dict(inputs=v)) for v in views]
+    diff = min((seen[0] - o).abs().max() for o in own)
+    assert diff <= 1e-5, f'{method}: max abs diff {diff}'

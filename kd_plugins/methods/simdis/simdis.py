@@ -70,11 +70,17 @@ class SimDis(TeacherHolder, SimDisBase):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(student, targets, predictor, data_preprocessor,
                          init_cfg)
+        own = None  # the teacher's own normalisation, if it declares one
+        if not isinstance(teacher, nn.Module):
+            teacher = dict(teacher)
+            own = teacher.pop('data_preprocessor', None)
         net = check_byol(teacher if isinstance(teacher, nn.Module)
-                         else MODELS.build(dict(teacher)), 'teacher')
+                         else MODELS.build(teacher), 'teacher')
         self._check_dims(net)
         self._hold_teacher(build_frozen_teacher(
-            net, teacher_ckpt, teacher_bn_mode, teacher_ckpt_prefix))
+            net, teacher_ckpt, teacher_bn_mode, teacher_ckpt_prefix,
+            student_preprocessor=self.data_preprocessor,
+            teacher_preprocessor=own))
 
     def loss(self, inputs, data_samples=None) -> Dict[str, Tensor]:
         self._warn_if_no_ema()
@@ -94,5 +100,6 @@ class SimDis(TeacherHolder, SimDisBase):
 
 def project_frozen(teacher: FrozenTeacher, encoder: nn.Module,
                    x: Tensor) -> Tensor:
-    """The frozen teacher's projection of x (no gradients): N x D."""
-    return teacher.run(project, encoder, x)
+    """The frozen teacher's projection of x (no gradients), x in the
+    teacher's own normalisation: N x D."""
+    return teacher.run(project, encoder, teacher.prepare(x))

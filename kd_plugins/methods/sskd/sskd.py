@@ -246,7 +246,8 @@ class SSKD(BaseDistiller):
         # Teacher first: its activations are freed at once, and the student's
         # backward then follows its own forward with no other pass between
         # them (the two are independent; the losses do not change).
-        t_feats = self.teacher.run(self._teacher_prefix.run, inputs, last)
+        t_feats = self.teacher.run(self._teacher_prefix.run,
+                                   self.teacher.prepare(inputs), last)
         s_feats = self._student_prefix.run(inputs, last)
         losses = {}
         for i in self._trainable_stages():
