@@ -5,7 +5,10 @@ mmpretrain's tools: it imports kd_plugins (registering every component and the
 checkpoint-loading fix) and, on a machine without a GPU, prepares the gloo
 process group for ``--launcher pytorch`` (see
 :mod:`kd_plugins.compat.cpu_distributed`), and ends a distributed run
-cleanly (:func:`finish_distributed_run`).
+cleanly (:func:`finish_distributed_run`). ``--cfg-options`` that change the
+run length scale the schedule alike (:func:`apply_cfg_options`), and
+``--resume`` continues from the newest checkpoint that loads
+(:func:`resolve_resume`).
 """
 import argparse
 import os
@@ -21,6 +24,8 @@ from kd_plugins.compat import (
     finish_distributed_run,  # noqa: F401
     setup_cpu_distributed,
 )
+from kd_plugins.core.resume import newest_loadable, why_not_loadable
+from kd_plugins.core.schedule import scale_schedulers
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +87,70 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def say(text: str) -> None:
+    """Print a line of the tool's own, once per distributed run."""
+    if os.environ.get('RANK', '0') == '0':
+        print(text, flush=True)
+
+
+def apply_cfg_options(cfg: Config, options: Optional[dict]) -> None:
+    """Merge ``--cfg-options``; when they change ``train_cfg.max_iters`` or
+    ``max_epochs`` and set no ``param_scheduler`` key, scale the schedule
+    to the new length (:mod:`kd_plugins.core.schedule`) and say so."""
+    if not options:
+        return
+    train_cfg = cfg.get('train_cfg') or {}
+    unit = 'max_iters' if 'max_iters' in train_cfg else 'max_epochs'
+    old = train_cfg.get(unit)
+    cfg.merge_from_dict(options)
+    new = (cfg.get('train_cfg') or {}).get(unit)
+    if old is None or new is None or old == new:
+        return
+    if any(k.startswith('param_scheduler') for k in options):
+        say(f'train_cfg.{unit} {old} -> {new}; param_scheduler is set in '
+            '--cfg-options, so it is used as given (not scaled).')
+        return
+    lines = scale_schedulers(cfg.get('param_scheduler'), old, new)
+    if lines:
+        say(f'train_cfg.{unit} {old} -> {new}: param_scheduler scaled '
+            'alike (set param_scheduler.* in --cfg-options to choose other '
+            'values):\n  ' + '\n  '.join(lines))
+
+
+def resolve_resume(cfg: Config) -> None:
+    """``--resume``: refuse a named checkpoint that does not load; with no
+    name, continue from the newest checkpoint of the work_dir that loads,
+    saying which newer ones were passed over and why."""
+    if not cfg.get('resume', False):
+        return
+    named = cfg.get('load_from')
+    if named:
+        why = why_not_loadable(named)
+        if why is None:
+            return
+        other, _ = newest_loadable(osp.dirname(osp.abspath(named)))
+        hint = (f' The newest checkpoint beside it that loads is {other}: '
+                f'--resume {other}.' if other else
+                ' Resume from another checkpoint of the run, or start anew.')
+        raise ValueError(f'cannot resume from {named}: {why}.{hint}')
+    path, passed = newest_loadable(cfg.work_dir)
+    for skipped, why in passed:
+        say(f'--resume: passing over {skipped}: {why}')
+    if path is None:
+        if passed:
+            raise FileNotFoundError(
+                f'--resume: no checkpoint in {cfg.work_dir} loads (see '
+                'above). Start a new run without --resume, or in another '
+                '--work-dir.')
+        say(f'--resume: no checkpoint in {cfg.work_dir} yet; starting a '
+            'new run.')
+        return
+    if passed:
+        say(f'--resume: resuming from {path}, the newest checkpoint that '
+            'loads.')
+    cfg.load_from = path
 
 
 def apply_dataloader_defaults(cfg: Config, args: argparse.Namespace,

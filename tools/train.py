@@ -10,11 +10,13 @@ import argparse
 import kd_plugins  # noqa: F401  (registers components, checkpoint fix)
 from kd_plugins.cli import (
     add_common_args,
+    apply_cfg_options,
     apply_dataloader_defaults,
     build_runner,
     finish_args,
     finish_distributed_run,
     load_config,
+    resolve_resume,
 )
 
 
@@ -55,10 +57,11 @@ def merge_args(cfg, args):
             raise ValueError('--auto-scale-lr needs `auto_scale_lr = '
                              'dict(base_batch_size=...)` in the config')
         cfg.auto_scale_lr.enable = True
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    # run length changed here scales the schedule alike (printed)
+    apply_cfg_options(cfg, args.cfg_options)
     # after the overrides, so that num_workers=0 turns persistence off
     apply_dataloader_defaults(cfg, args, not args.no_persistent_workers)
+    resolve_resume(cfg)  # the newest checkpoint that loads, said so
     return cfg
 
 

@@ -5,9 +5,13 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # mmengine's CheckpointHook, saving so that a kill loses nothing and
+    # refusing checkpoints that do not fit (docs/reliability.md)
+    checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    finite_loss=dict(type='FiniteLossHook'),  # stop at a NaN/inf loss
+    data_check=dict(type='DataCheckHook'),  # bad images found before step 1
 )
 
 env_cfg = dict(

@@ -45,7 +45,7 @@ param_scheduler = dict(type='MultiStepLR', by_epoch=True,
                        milestones=[30, 60], gamma=0.1)
 train_cfg = dict(by_epoch=True, max_epochs=90)
 auto_scale_lr = dict(base_batch_size=512)
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10,
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', interval=10,
                                      max_keep_ckpts=3))
 # Backbone-only student: nothing to validate; evaluate downstream. (Not
 # ../_base_/no_eval.py: mmpretrain's dataset base above sets these keys.)

@@ -20,3 +20,11 @@ model = dict(
     ),
     head=dict(in_channels=1280))
 work_dir = 'work_dirs/seed/linear_probe_effb0_imagenet'
+custom_imports = dict(imports=['kd_plugins'], allow_failed_imports=False)
+# kd_plugins' safety hooks, as in ../_base_/default_runtime.py
+# (docs/reliability.md): saving that never loses the last good checkpoint,
+# a stop at the first non-finite loss, the data checked before step 1.
+default_hooks = dict(
+    checkpoint=dict(type='SafeCheckpointHook'),
+    finite_loss=dict(type='FiniteLossHook'),
+    data_check=dict(type='DataCheckHook'))

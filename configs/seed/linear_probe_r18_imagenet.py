@@ -17,3 +17,11 @@ model = dict(
             prefix=None)),  # the exported file holds backbone keys only
     head=dict(in_channels=512))
 work_dir = 'work_dirs/seed/linear_probe_r18_imagenet'
+custom_imports = dict(imports=['kd_plugins'], allow_failed_imports=False)
+# kd_plugins' safety hooks, as in ../_base_/default_runtime.py
+# (docs/reliability.md): saving that never loses the last good checkpoint,
+# a stop at the first non-finite loss, the data checked before step 1.
+default_hooks = dict(
+    checkpoint=dict(type='SafeCheckpointHook'),
+    finite_loss=dict(type='FiniteLossHook'),
+    data_check=dict(type='DataCheckHook'))

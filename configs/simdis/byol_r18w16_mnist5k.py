@@ -27,8 +27,8 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False,
-                    interval=max_iters, max_keep_ckpts=1),
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False,
+                    interval=max_iters // 5, max_keep_ckpts=1),
 )
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)

@@ -26,3 +26,10 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100)
 auto_scale_lr = dict(base_batch_size=2048)
 work_dir = 'work_dirs/simdis_in1k/byol_r50_lars_teacher'
+# kd_plugins' safety hooks, as in ../_base_/default_runtime.py
+# (docs/reliability.md): saving that never loses the last good checkpoint,
+# a stop at the first non-finite loss, the data checked before step 1.
+default_hooks = dict(
+    checkpoint=dict(type='SafeCheckpointHook'),
+    finite_loss=dict(type='FiniteLossHook'),
+    data_check=dict(type='DataCheckHook'))

@@ -37,6 +37,6 @@ param_scheduler = [
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(logger=dict(interval=100),
-                     checkpoint=dict(interval=max_iters))
+                     checkpoint=dict(interval=max_iters // 5))
 randomness = dict(seed=0)
 work_dir = 'work_dirs/simdis_mnist5k/linear_probe'

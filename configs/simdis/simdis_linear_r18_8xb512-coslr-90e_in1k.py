@@ -16,3 +16,10 @@ model = dict(
     head=dict(in_channels=512),
 )
 work_dir = 'work_dirs/simdis_in1k/linear_r18'
+# kd_plugins' safety hooks, as in ../_base_/default_runtime.py
+# (docs/reliability.md): saving that never loses the last good checkpoint,
+# a stop at the first non-finite loss, the data checked before step 1.
+default_hooks = dict(
+    checkpoint=dict(type='SafeCheckpointHook'),
+    finite_loss=dict(type='FiniteLossHook'),
+    data_check=dict(type='DataCheckHook'))

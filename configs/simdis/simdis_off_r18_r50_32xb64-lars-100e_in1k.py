@@ -57,7 +57,7 @@ param_scheduler = [
          end=100, convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100)
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10,
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', interval=10,
                                      max_keep_ckpts=3))
 auto_scale_lr = dict(base_batch_size=2048)
 work_dir = 'work_dirs/simdis_in1k/simdis_off_r18_r50_lars'

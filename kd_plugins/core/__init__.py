@@ -1,7 +1,8 @@
 """What two or more methods share: the distiller base, the frozen teacher
 and its one loader, connectors, the feature loss, feature taps, checkpoint
-and distributed helpers, and the small CIFAR-style ResNet of the embedded
-configs. Nothing here imports a method (``kd_plugins.methods``)."""
+and distributed helpers, the hooks every config turns on (``hooks``), and
+the small CIFAR-style ResNet of the embedded configs. Nothing here imports
+a method (``kd_plugins.methods``)."""
 from .checkpoint import (
                          KeyMismatch,
                          compare_keys,
@@ -17,6 +18,7 @@ from .dist import concat_all_gather_no_grad, unwrap_model
 from .distiller import BaseDistiller, build_data_preprocessor
 from .feature_loss import FeatureMSELoss, feature_mse
 from .feature_tap import resolve_module
+from .hooks import DataCheckHook, FiniteLossHook, SafeCheckpointHook
 from .teacher import (
                          KEY_MAPS,
                          MOCO_KEY_MAP,
@@ -29,10 +31,12 @@ from .teacher import (
 
 __all__ = [
     'BaseConnector', 'BaseDistiller', 'CIFARResNet', 'ConvConnector',
-    'FeatureMSELoss', 'FrozenTeacher', 'IdentityConnector', 'KEY_MAPS',
+    'DataCheckHook', 'FeatureMSELoss', 'FiniteLossHook', 'FrozenTeacher',
+    'IdentityConnector', 'KEY_MAPS',
     'KeyMismatch', 'MOCO_KEY_MAP', 'TeacherHolder', 'build_data_preprocessor',
     'build_frozen_teacher', 'compare_keys', 'concat_all_gather_no_grad',
     'feature_mse', 'listing', 'load_teacher_weights', 'read_checkpoint',
-    'rename_prefixes', 'resolve_key_map', 'resolve_module', 'sha256_file',
+    'rename_prefixes', 'resolve_key_map', 'resolve_module',
+    'SafeCheckpointHook', 'sha256_file',
     'strip_prefix', 'unwrap_model'
 ]

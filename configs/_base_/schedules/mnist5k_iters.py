@@ -17,7 +17,8 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False,
-                    interval=max_iters, max_keep_ckpts=1),
+    # five saves per run, so that a killed run resumes (the newest is kept)
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False,
+                    interval=max_iters // 5, max_keep_ckpts=1),
 )
 log_processor = dict(by_epoch=False)

@@ -9,4 +9,4 @@ param_scheduler = [
          begin=100, end=max_iters),
 ]
 train_cfg = dict(max_iters=max_iters)
-default_hooks = dict(checkpoint=dict(interval=max_iters))
+default_hooks = dict(checkpoint=dict(interval=max_iters // 5))

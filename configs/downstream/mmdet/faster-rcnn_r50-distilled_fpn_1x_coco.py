@@ -15,3 +15,10 @@ model = dict(
         init_cfg=dict(
             type='Pretrained',
             checkpoint='work_dirs/backbones/r50_distilled_mmdet.pth')))
+# kd_plugins' safety hooks, as in ../../_base_/default_runtime.py
+# (docs/reliability.md): saving that never loses the last good checkpoint,
+# a stop at the first non-finite loss, the data checked before step 1.
+default_hooks = dict(
+    checkpoint=dict(type='SafeCheckpointHook'),
+    finite_loss=dict(type='FiniteLossHook'),
+    data_check=dict(type='DataCheckHook'))

@@ -35,5 +35,5 @@ param_scheduler = [
          begin=0, end=max_iters),
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(checkpoint=dict(interval=max_iters))
+default_hooks = dict(checkpoint=dict(interval=max_iters // 5))
 randomness = dict(seed=0)
