@@ -20,8 +20,14 @@ depth, a 7x7 stem into a deep-stem ResNetV1c, another family).
 file is on this machine), ``student`` (what the keys
 describe), ``source`` and ``source_sha256`` (the distillation checkpoint),
 ``target`` and ``dropped_keys``.
+
+**Refusals.** Nothing is written when the output is the input file (under
+any spelling or link: the export would replace the training checkpoint),
+when a backbone tensor holds NaN or inf (a diverged run: the error names the
+tensors), or when the student does not fit the target. The file is written
+to ``OUT.tmp`` and renamed, so a full disk or a kill leaves the old output
+(or none) and no partial file.
 """
-import os
 import os.path as osp
 from typing import Dict, Optional
 
@@ -29,7 +35,8 @@ import torch
 from mmengine.config import Config
 from torch import Tensor
 
-from kd_plugins.core.checkpoint import read_checkpoint, sha256_file
+from kd_plugins.core.atomic_file import atomic_path
+from kd_plugins.core.checkpoint import listing, read_checkpoint, sha256_file
 
 STUDENT_PREFIX = 'student.'
 BACKBONE = 'backbone.'
@@ -64,6 +71,27 @@ def student_backbone_state(state: Dict[str, Tensor],
         return {k[len(BACKBONE):]: v for k, v in student.items()
                 if k.startswith(BACKBONE)}
     return student
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (links and spellings resolved)."""
+    if osp.exists(a) and osp.exists(b):
+        return osp.samefile(a, b)
+    return osp.realpath(a) == osp.realpath(b)
+
+
+def check_finite(state: Dict[str, Tensor], source: str) -> None:
+    """Refuse a state dict with NaN or inf values, naming the tensors."""
+    bad = [k for k, v in state.items()
+           if torch.is_floating_point(v) and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(
+            f'the student backbone in {source} holds NaN or inf values in '
+            f'{len(bad)} of its {len(state)} tensors ({listing(bad, 8)}): '
+            'the run diverged before this checkpoint was written. Export an '
+            'earlier checkpoint of the run, or train again with a lower '
+            'learning rate (FiniteLossHook stops such a run at the first '
+            'non-finite loss).')
 
 
 def _arch(model_cfg) -> str:
@@ -152,8 +180,14 @@ def export_backbone(checkpoint: str, out_file: str,
     from kd_plugins.downstream.key_mapping import describe, map_state_to_target
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+    if same_file(checkpoint, out_file):
+        raise ValueError(
+            f'the output {out_file!r} is the input checkpoint '
+            f'{checkpoint!r}: exporting would replace the training '
+            'checkpoint with the backbone alone. Name another output file.')
     state, ckpt = read_checkpoint(checkpoint)
     backbone = student_backbone_state(state, student_prefix)
+    check_finite(backbone, checkpoint)
     student_desc = describe(backbone)
     target_state, target_desc = _target_state(backbone, target, config)
     dropped = []
@@ -171,11 +205,8 @@ def export_backbone(checkpoint: str, out_file: str,
         target=target_desc or 'student keys as saved (no target given)',
         dropped_keys=list(dropped),
         exported_by='kd_plugins.export')
-    out_dir = osp.dirname(osp.abspath(out_file))
-    os.makedirs(out_dir, exist_ok=True)
-    tmp = out_file + '.tmp'
-    torch.save(dict(state_dict=backbone, meta=meta), tmp)
-    os.replace(tmp, out_file)  # never leave a half-written file behind
+    with atomic_path(out_file) as tmp:  # never a half-written file
+        torch.save(dict(state_dict=backbone, meta=meta), tmp)
     return backbone
 
 

@@ -8,16 +8,24 @@ deeplabv3plus_r18-distilled-d8_4xb2-80k_cityscapes-512x1024.py
     # or for a toolbox's backbone of the student's family and depth:
     python tools/export_backbone.py CKPT r18_mmdet.pth --target mmdet
 
-Use the result downstream as
+An existing OUT is replaced only with ``--force``; OUT may never be the
+input checkpoint. Use the result downstream as
 ``backbone=dict(..., init_cfg=dict(type='Pretrained',
 checkpoint='student_r18.pth'))``
 in mmpretrain, mmdet or mmseg configs. The file records where it came from
 (``meta``: method, teacher, source checkpoint and its sha256, target).
 """
 import argparse
+import os.path as osp
+import sys
 
 import kd_plugins  # noqa: F401  (checkpoint-loading fix)
-from kd_plugins.export import STUDENT_PREFIX, export_backbone, read_meta
+from kd_plugins.export import (
+    STUDENT_PREFIX,
+    export_backbone,
+    read_meta,
+    same_file,
+)
 
 
 def main():
@@ -36,7 +44,13 @@ def main():
     parser.add_argument('--method', help='provenance: distillation method, '
                         'when the checkpoint does not record its config')
     parser.add_argument('--teacher', help='provenance: teacher, likewise')
+    parser.add_argument('--force', action='store_true',
+                        help='replace OUT when it exists')
     args = parser.parse_args()
+    if osp.exists(args.out) and not args.force and \
+            not same_file(args.checkpoint, args.out):  # that is refused below
+        sys.exit(f'{args.out} exists; pass --force to replace it (or name '
+                 'another output file). Nothing was written.')
     state = export_backbone(args.checkpoint, args.out, args.student_prefix,
                             target=args.target, config=args.config,
                             method=args.method, teacher=args.teacher)

@@ -31,7 +31,7 @@ for run in svd_pts conv_pre_relu conv_post_relu; do
     esac
     [ -f $W/$run/iter_1000.pth ] || \
         "$PY" tools/train.py $cfg --work-dir $W/$run
-    "$PY" tools/export_backbone.py $W/$run/iter_1000.pth $W/$run/backbone.pth
+    "$PY" tools/export_backbone.py --force $W/$run/iter_1000.pth $W/$run/backbone.pth
 done
 # the same backbone trained with the labels, same steps (reference point)
 [ -f $W/supervised/iter_1000.pth ] || \
@@ -39,7 +39,7 @@ done
         --work-dir $W/supervised --cfg-options \
         model.backbone.stem_channels=8 model.backbone.base_channels=8 \
         model.head.in_channels=64
-"$PY" tools/export_backbone.py $W/supervised/iter_1000.pth \
+"$PY" tools/export_backbone.py --force $W/supervised/iter_1000.pth \
     $W/supervised/backbone.pth --student-prefix ''
 "$PY" tools/compare_backbones.py configs/downstream/mnist5k/linear_probe_r18w8.py \
     --finetune-config configs/downstream/mnist5k/finetune_r18w8.py \

@@ -23,7 +23,7 @@ for run in simdis_off simdis_on simdis_on7v byol_student; do
     [ -f $W/$run/iter_300.pth ] || "$PY" tools/train.py $cfg
     prefix=student.
     [ $run = byol_student ] && prefix=''
-    "$PY" tools/export_backbone.py $W/$run/iter_300.pth $W/$run/backbone.pth \
+    "$PY" tools/export_backbone.py --force $W/$run/iter_300.pth $W/$run/backbone.pth \
         --student-prefix "$prefix"
 done
 probe() {  # name, extra cfg options
@@ -37,7 +37,7 @@ for run in simdis_off simdis_on simdis_on7v byol_student; do
 done
 probe random_init model.backbone.init_cfg=None
 # the teacher (1/4 width: 128-d feature)
-"$PY" tools/export_backbone.py $W/teacher/iter_300.pth $W/teacher/backbone.pth \
+"$PY" tools/export_backbone.py --force $W/teacher/iter_300.pth $W/teacher/backbone.pth \
     --student-prefix ''
 probe teacher_r18w16 model.backbone.init_cfg.checkpoint=$W/teacher/backbone.pth \
     model.backbone.stem_channels=16 model.backbone.base_channels=16 \

@@ -4,8 +4,9 @@ A thin subclass of mmpretrain's ``CustomDataset`` with ``with_label=False``:
 either every image under a folder (recursively), or the images listed in an
 annotation file (one relative path per line, as ``tools/ssld_mine.py``
 writes). Samples carry no ``gt_label``. Folders that are missing, unreadable
-or hold no image raise an error naming the folder and the fix, before any
-training starts.
+or hold no image, and annotation files that name files that do not exist
+(one stat per line), raise an error naming the folder or the files and the
+fix, before any training starts.
 """
 import os
 import os.path as osp
@@ -13,6 +14,7 @@ from typing import Sequence
 
 from mmpretrain.datasets import CustomDataset
 
+from kd_plugins.core.checkpoint import listing
 from kd_plugins.registry import DATASETS
 
 _EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
@@ -75,4 +77,14 @@ class UnlabeledImageFolder(CustomDataset):
                 f'the unlabeled {source} holds no image (accepted suffixes: '
                 f'{", ".join(sorted(self.extensions))}). Fill it, or remove '
                 'the unlabeled part from the training set.') from cause
+        if self.ann_file:
+            missing = [d['img_path'] for d in data_list
+                       if not osp.isfile(d['img_path'])]
+            if missing:
+                raise FileNotFoundError(
+                    f'{len(missing)} of the {len(data_list)} images listed '
+                    f'in {self.ann_file!r} do not exist under '
+                    f'{folder!r}: {listing(missing, 5)}. Point data_root / '
+                    'data_prefix at the folder the list was written for, or '
+                    'write the list again (tools/ssld_mine.py).')
         return data_list

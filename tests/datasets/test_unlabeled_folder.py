@@ -67,3 +67,15 @@ def test_annotation_file_selects_images(tmp_path, mnist_root):
     ds = UnlabeledImageFolder(data_root=folder, ann_file=str(ann),
                               pipeline=PIPE)
     assert len(ds) == 7
+
+
+def test_annotation_file_naming_missing_images(tmp_path, mnist_root):
+    folder = osp.join(mnist_root, 'unlabeled')
+    present = sorted(os.listdir(folder))[:2]
+    ann = tmp_path / 'list.txt'
+    ann.write_text(''.join(f'{n}\n' for n in present + ['gone1.png',
+                                                         'gone2.png']))
+    with pytest.raises(FileNotFoundError, match=r'2 of the 4 images listed '
+                       r'in .*list.txt.* do not exist.*gone1.png.*gone2.png'):
+        UnlabeledImageFolder(data_root=folder, ann_file=str(ann),
+                             pipeline=PIPE)

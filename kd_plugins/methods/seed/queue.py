@@ -16,10 +16,19 @@ this module (``warm_fill`` with teacher embeddings is done by the hook).
 Under DDP every process gathers the same global batch and therefore holds the
 same queue; DDP's buffer broadcast from rank 0 at each forward changes
 nothing. A batch that does not divide K is refused with the numbers.
+
+A checkpoint whose queue has another length or dimension is not loaded into
+this queue (K x D rows cannot be cut or padded to another K): with a warning,
+the queue starts as in a new run, and ``SEEDQueueHook`` warm-fills it.
+``--resume`` refuses such a checkpoint before loading anything
+(``SafeCheckpointHook``: a resume continues the queue it saved).
 """
+import logging
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from torch import Tensor
 
 from kd_plugins.core.dist import concat_all_gather_no_grad
@@ -62,6 +71,20 @@ class SEEDQueue(nn.Module):
                 f'({global_batch} rows per step): every step replaces one '
                 f'whole block of rows. Set {near} (the nearest multiples) '
                 f'or a batch size whose global total divides {self.K}.')
+
+    def _load_from_state_dict(self, state_dict, prefix, *args) -> None:
+        saved = state_dict.get(prefix + 'queue')
+        if saved is not None and saved.shape != self.queue.shape:
+            print_log(
+                f'the checkpoint\'s SEED queue is {tuple(saved.shape)} (K x '
+                f'D), this model\'s {tuple(self.queue.shape)}: the queue is '
+                'not loaded and starts as in a new run (warm-filled before '
+                'the first step when SEEDQueueHook has warm_fill=True). To '
+                'continue a run, keep the K and dim it was trained with.',
+                logger='current', level=logging.WARNING)
+            state_dict = {k: v for k, v in state_dict.items()
+                          if not k.startswith(prefix)}
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     # -------------------------------------------------------------- updates
     @torch.no_grad()
