@@ -65,6 +65,7 @@ from bench.common import (
     sync,
     warm_up_process,
 )
+from kd_plugins.core.checkpoint import weights_sha256
 from kd_plugins.core.distiller import build_data_preprocessor
 from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.methods.kdep import StreamingBasis, save_basis
@@ -93,7 +94,8 @@ def _basis_for(teacher: dict, ckpt: str, path: str, size: int) -> str:
         net.run(backbone_of(net.model),
                 torch.randn(32, 3, size, size, generator=g))
         stats.update(tap.pop())
-    save_basis(path, stats.solve(), stats.n, tap.layer, 'teacher', ckpt)
+    save_basis(path, stats.solve(), stats.n, tap.layer, 'teacher',
+               weights_sha256(net.model.state_dict()), ckpt)
     return path
 
 
@@ -129,7 +131,8 @@ def setup(parts, size: int, batch: int, workdir: str) -> dict:
         runs['student'] = student_step
     if 'teacher' in parts:
         teacher = build_frozen_teacher(resnet(34), ckpt, 'eval').to(DEVICE)
-        record = load_basis(basis, ckpt)
+        record = load_basis(basis, weights_sha256(
+            teacher.model.state_dict()))
         mean = record['mean'].float().to(DEVICE)
         V_d = record['V'][:, :512].float().contiguous().to(DEVICE)
         inputs = fresh_inputs(data)

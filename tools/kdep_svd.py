@@ -10,8 +10,9 @@ number of images). ``--pipeline test`` (default) reads them through the
 deterministic test pipeline; ``--pipeline train`` through the training
 pipeline with its random augmentation, one view per image, as the official
 code does (``--seed`` fixes the draws; configs/kdep/README.md says why the
-default is ``test``). The file is bound to the
-teacher checkpoint (sha256): KDEP refuses it for another teacher. Then train
+default is ``test``). The file is bound to the teacher's weights (sha256 of
+them as loaded, whatever file, format or URL they come from): KDEP refuses
+it for other weights. Then train
 with ``python tools/train.py CONFIG``; the config's ``align.basis`` must name
 the same file.
 """

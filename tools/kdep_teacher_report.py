@@ -83,9 +83,10 @@ def main():
     feats, labels, classes, tap = collect_teacher_features(
         run.teacher, ckpt, run.dataset, run.data_preprocessor,
         args.num_classes, args.per_class, args.seed, args.batch_size,
-        args.num_workers, args.device, run.teacher_ckpt_prefix)
+        args.num_workers, args.device, run.teacher_ckpt_prefix,
+        basis=args.basis)  # checked against the teacher before the pass
     if args.basis:
-        basis, basis_note = load_basis(args.basis, ckpt), args.basis
+        basis, basis_note = load_basis(args.basis), args.basis
     else:
         if feats.shape[0] <= dim:
             raise SystemExit(

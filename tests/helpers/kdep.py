@@ -1,6 +1,8 @@
 """KDEP models on tiny classifiers: a real basis of a random teacher."""
 import torch
 
+from kd_plugins.core.checkpoint import weights_sha256
+from kd_plugins.core.teacher import build_frozen_teacher
 from kd_plugins.methods.kdep import PreReLUTap, StreamingBasis, save_basis
 from kd_plugins.registry import MODELS
 
@@ -18,8 +20,16 @@ def kdep_basis(tmp_path, teacher, ckpt, n=64):
     acc = StreamingBasis(tap.channels)
     acc.update(tap.pop())
     path = str(tmp_path / 'basis.pth')
-    save_basis(path, acc.solve(), acc.n, tap.layer, 'teacher', ckpt)
+    save_basis(path, acc.solve(), acc.n, tap.layer, 'teacher',
+               weights_sha256(net.state_dict()), ckpt)
     return path
+
+
+def teacher_weights(teacher, ckpt, **kw):
+    """``weights_sha256`` of the teacher ``ckpt`` loads into (what a
+    basis is bound to)."""
+    net = build_frozen_teacher(teacher, ckpt, **kw)
+    return weights_sha256(net.model.state_dict())
 
 
 def kdep_cfg(tmp_path, student_width=4, **kw):

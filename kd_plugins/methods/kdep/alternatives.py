@@ -54,13 +54,15 @@ class ChannelSelection(BaseConnector):
     Args:
         mode: ``'variance'`` (largest std; needs ``basis``) or ``'random'``.
         basis: basis file of tools/kdep_svd.py (for ``'variance'``).
-        teacher_ckpt: check the basis belongs to this checkpoint.
+        teacher_weights: check the basis was computed from these weights
+            (``weights_sha256`` of the teacher; :class:`KDEP` passes it).
         seed: generator seed of ``'random'``.
     """
 
     def __init__(self, student_channels: int, teacher_channels: int,
                  mode: str = 'variance', basis: Optional[str] = None,
-                 teacher_ckpt: Optional[str] = None, seed: int = 0) -> None:
+                 teacher_weights: Optional[str] = None, seed: int = 0
+                 ) -> None:
         super().__init__(student_channels, teacher_channels)
         _narrower(student_channels, teacher_channels, 'ChannelSelection')
         if mode == 'variance':
@@ -69,7 +71,7 @@ class ChannelSelection(BaseConnector):
                     "ChannelSelection(mode='variance') needs basis=PATH (the "
                     'file of tools/kdep_svd.py, for the channel stds), or use '
                     "mode='random'.")
-            std = load_basis(basis, teacher_ckpt)['std'].float()
+            std = load_basis(basis, teacher_weights)['std'].float()
             if std.numel() != teacher_channels:
                 raise ValueError(f'basis {basis!r} has {std.numel()} channels,'
                                  f' the teacher feature {teacher_channels}.')
@@ -105,10 +107,10 @@ class ChannelInterpolation(BaseConnector):
 class _StdTransform(nn.Module):
     """Per-channel scale from a basis file, sized by the input's width."""
 
-    def __init__(self, basis: str, teacher_ckpt: Optional[str] = None
+    def __init__(self, basis: str, teacher_weights: Optional[str] = None
                  ) -> None:
         super().__init__()
-        record = load_basis(basis, teacher_ckpt)
+        record = load_basis(basis, teacher_weights)
         self.basis = basis
         self.register_buffer('proj_std', record['proj_std'].float(),
                              persistent=False)

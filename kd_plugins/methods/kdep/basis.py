@@ -20,8 +20,10 @@ official ``torch.svd`` sign is arbitrary); any fixed sign teaches the same.
 
 The file written by :func:`save_basis` is a plain dict (loadable with
 ``torch.load(..., weights_only=True)``) bound to one teacher by the sha256
-of its checkpoint file; :func:`load_basis` refuses a basis of another
-teacher.
+of its weights as loaded
+(:func:`~kd_plugins.core.checkpoint.weights_sha256`), not of a file: the
+same weights named by URL, in a legacy file or in a zip copy are the same
+teacher. :func:`load_basis` refuses a basis of other weights.
 """
 import os
 import os.path as osp
@@ -30,12 +32,12 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
-from kd_plugins.core.checkpoint import sha256_file
-
-FORMAT = 'kd_plugins.kdep_basis.v1'
+FORMAT = 'kd_plugins.kdep_basis.v2'
+#: v1 bound the basis to the checkpoint file's bytes
+OLD_FORMATS = ('kd_plugins.kdep_basis.v1', )
 KEYS = ('format', 'mean', 'V', 'singular_values', 'std', 'proj_std',
         'num_images', 'feature_dim', 'layer', 'teacher_config',
-        'teacher_ckpt_sha256')
+        'teacher_weights_sha256', 'teacher_ckpt')
 
 
 class StreamingBasis:
@@ -93,14 +95,31 @@ class StreamingBasis:
         )
 
 
+def _check_fingerprint(value) -> str:
+    if not (isinstance(value, str) and len(value) == 64
+            and all(c in '0123456789abcdef' for c in value)):
+        raise ValueError(
+            'the KDEP basis is bound to the teacher\'s weights: pass their '
+            'weights_sha256(teacher.state_dict()) (64 hex digits), got '
+            f'{value!r}')
+    return value
+
+
 def save_basis(path: str, stats: Dict[str, Tensor], num_images: int,
-               layer: str, teacher_config: str, teacher_ckpt: str) -> None:
+               layer: str, teacher_config: str, teacher_weights: str,
+               teacher_ckpt: str = '') -> None:
     """Write the basis with the record binding it to the teacher, atomically
-    (a temporary file renamed into place)."""
+    (a temporary file renamed into place).
+
+    Args:
+        teacher_weights: ``weights_sha256`` of the teacher as loaded.
+        teacher_ckpt: where those weights came from (for messages).
+    """
     record = dict(format=FORMAT, num_images=int(num_images),
                   feature_dim=int(stats['mean'].numel()), layer=str(layer),
                   teacher_config=str(teacher_config),
-                  teacher_ckpt_sha256=sha256_file(teacher_ckpt))
+                  teacher_weights_sha256=_check_fingerprint(teacher_weights),
+                  teacher_ckpt=str(teacher_ckpt))
     record.update({k: stats[k].clone() for k in
                    ('mean', 'V', 'singular_values', 'std', 'proj_std')})
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
@@ -109,14 +128,21 @@ def save_basis(path: str, stats: Dict[str, Tensor], num_images: int,
     os.replace(tmp, path)
 
 
-def load_basis(path: str, teacher_ckpt: Optional[str] = None) -> dict:
-    """Read a basis file; with ``teacher_ckpt``, check it belongs to that
-    checkpoint (sha256 of the file) and raise ``ValueError`` otherwise."""
+def load_basis(path: str, teacher_weights: Optional[str] = None) -> dict:
+    """Read a basis file; with ``teacher_weights`` (``weights_sha256`` of
+    the teacher as loaded), check it was computed from those weights and
+    raise ``ValueError`` otherwise."""
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'KDEP basis {path!r} does not exist. Compute it first with '
             '`python tools/kdep_svd.py CONFIG --out ' + path + '`.')
     record = torch.load(path, map_location='cpu', weights_only=True)
+    if isinstance(record, dict) and record.get('format') in OLD_FORMATS:
+        raise ValueError(
+            f'KDEP basis {path!r} was written by an earlier version, which '
+            "bound it to the teacher checkpoint's file bytes; recompute it "
+            '(one teacher pass) with `python tools/kdep_svd.py CONFIG --out '
+            f'{path}`.')
     if not isinstance(record, dict) or record.get('format') != FORMAT:
         raise ValueError(
             f'{path!r} is not a KDEP basis written by tools/kdep_svd.py '
@@ -125,15 +151,15 @@ def load_basis(path: str, teacher_ckpt: Optional[str] = None) -> dict:
     if missing:
         raise ValueError(f'KDEP basis {path!r} lacks {missing}; recompute '
                          'it with tools/kdep_svd.py.')
-    if teacher_ckpt is not None:
-        got = sha256_file(teacher_ckpt)
-        if got != record['teacher_ckpt_sha256']:
+    if teacher_weights is not None:
+        got = _check_fingerprint(teacher_weights)
+        if got != record['teacher_weights_sha256']:
             raise ValueError(
                 f'KDEP basis {path!r} was computed with another teacher: '
-                f'its teacher checkpoint sha256 is '
-                f'{record["teacher_ckpt_sha256"][:12]}..., but '
-                f'{teacher_ckpt!r} has {got[:12]}.... Recompute the basis '
-                'for this teacher with `python tools/kdep_svd.py CONFIG '
-                f'--out {path}`, or point model.teacher_ckpt at the '
-                'checkpoint the basis was made with.')
+                f'the weights it was made from (sha256 '
+                f'{record["teacher_weights_sha256"][:12]}..., from '
+                f'{record["teacher_ckpt"]!r}) are not the teacher\'s (sha256 '
+                f'{got[:12]}...). Recompute the basis for this teacher with '
+                f'`python tools/kdep_svd.py CONFIG --out {path}`, or point '
+                'model.teacher_ckpt at the weights the basis was made with.')
     return record

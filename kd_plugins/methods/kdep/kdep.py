@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Union
 import torch.nn as nn
 from torch import Tensor
 
+from kd_plugins.core.checkpoint import weights_sha256
 from kd_plugins.core.distiller import BaseDistiller
 from kd_plugins.core.teacher import BNMode
 from kd_plugins.methods.kdep.pre_relu import backbone_of, penultimate_tap
@@ -42,7 +43,8 @@ class KDEP(BaseDistiller):
         teacher / teacher_ckpt: the frozen teacher (classifier or backbone).
         align: connector config, built with ``student_channels`` and
             ``teacher_channels`` filled in. ``SVDProjection`` (paper; also
-            given ``teacher_ckpt`` so that the basis is checked against it)
+            given the teacher's ``weights_sha256`` so that the basis is
+            checked against the weights it was computed from)
             or ``ConvConnector`` (the 1x1 conv baseline, student side).
         transform: module applied to the aligned teacher feature, default
             ``PTS(T=0.1, n=3)``; ``ScaleNorm``/``StdMatch`` (with
@@ -88,8 +90,10 @@ class KDEP(BaseDistiller):
                 "none. Use student_feature='pre_relu'.")
         D_s, D_t = self.student_feat.channels, self.teacher_feat.channels
         align = dict(align, student_channels=D_s, teacher_channels=D_t)
+        # a basis belongs to the teacher's weights, wherever they came from
+        weights = weights_sha256(self.teacher.model.state_dict())
         if 'basis' in align:
-            align.setdefault('teacher_ckpt', teacher_ckpt)
+            align.setdefault('teacher_weights', weights)
         if MODELS.get(align.get('type')) is SVDProjection and \
                 'basis' not in align:
             raise ValueError(
@@ -101,7 +105,7 @@ class KDEP(BaseDistiller):
         if transform is not None:
             transform = dict(transform)
             if 'basis' in transform:  # ScaleNorm / StdMatch read the basis
-                transform.setdefault('teacher_ckpt', teacher_ckpt)
+                transform.setdefault('teacher_weights', weights)
         self.transform = MODELS.build(transform) \
             if transform is not None else nn.Identity()
         self.distill_loss = MODELS.build(dict(loss))

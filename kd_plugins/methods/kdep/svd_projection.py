@@ -33,14 +33,15 @@ class SVDProjection(BaseConnector):
         student_channels: D_s, the number of directions kept.
         teacher_channels: D_t, must equal the basis' feature dim.
         basis: path of the file written by ``tools/kdep_svd.py``.
-        teacher_ckpt: when given, the basis must have been computed from
-            this checkpoint file (sha256); :class:`KDEP` passes its own.
+        teacher_weights: when given (``weights_sha256`` of the teacher as
+            loaded), the basis must have been computed from those weights;
+            :class:`KDEP` passes its teacher's.
     """
 
     def __init__(self, student_channels: int, teacher_channels: int,
-                 basis: str, teacher_ckpt: Optional[str] = None) -> None:
+                 basis: str, teacher_weights: Optional[str] = None) -> None:
         super().__init__(student_channels, teacher_channels)
-        record = load_basis(basis, teacher_ckpt)
+        record = load_basis(basis, teacher_weights)
         self.basis_file = basis
         self.basis_dim = int(record['feature_dim'])
         self.num_images = int(record['num_images'])

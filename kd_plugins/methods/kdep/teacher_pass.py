@@ -6,7 +6,7 @@ it declares one; the pooled pre-ReLU feature of each image (see
 :func:`~kd_plugins.methods.kdep.pre_relu.penultimate_tap`) is streamed into a
 :class:`~kd_plugins.methods.kdep.basis.StreamingBasis`, so memory does not
 grow with the number of images. The result is saved with the record binding
-it to the teacher (config text, checkpoint sha256, tapped layer, number of
+it to the teacher (config text, sha256 of its weights, tapped layer, number of
 images, feature dim).
 
 Which pipeline feeds the pass (``pipeline``):
@@ -33,9 +33,14 @@ from mmengine.utils import ProgressBar
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from kd_plugins.core.checkpoint import weights_sha256
 from kd_plugins.core.distiller import build_data_preprocessor
 from kd_plugins.core.teacher import build_frozen_teacher
-from kd_plugins.methods.kdep.basis import StreamingBasis, save_basis
+from kd_plugins.methods.kdep.basis import (
+    StreamingBasis,
+    load_basis,
+    save_basis,
+)
 from kd_plugins.methods.kdep.pre_relu import backbone_of, penultimate_tap
 from kd_plugins.registry import DATASETS
 
@@ -176,6 +181,9 @@ def compute_kdep_basis(teacher: dict, teacher_ckpt: str,
         teacher, teacher_ckpt, 'eval', teacher_ckpt_prefix,
         student_preprocessor=preprocessor).to(device)
     tap = penultimate_tap(net.model, 'teacher')
+    # bound to the weights as loaded, known before the pass (a URL, a
+    # legacy file and a zip copy of them are the same teacher)
+    weights = weights_sha256(net.model.state_dict())
     data = dataset if isinstance(dataset, Dataset) \
         else DATASETS.build(dict(dataset))
     if len(data) < 2:
@@ -192,7 +200,8 @@ def compute_kdep_basis(teacher: dict, teacher_ckpt: str,
     t1 = time.perf_counter()
     solved = stats.solve()
     teacher_text = pprint.pformat(dict(teacher), sort_dicts=True)
-    save_basis(out, solved, stats.n, tap.layer, teacher_text, teacher_ckpt)
+    save_basis(out, solved, stats.n, tap.layer, teacher_text, weights,
+               teacher_ckpt)
     return BasisResult(out, stats.n, tap.channels, tap.layer,
                        solved['singular_values'][:5].tolist(),
                        pass_seconds=t1 - t0,
@@ -204,11 +213,13 @@ def collect_teacher_features(teacher: dict, teacher_ckpt: str,
                              num_classes: int = 10, per_class: int = 100,
                              seed: int = 0, batch_size: int = 64,
                              num_workers: int = 2, device: str = 'cpu',
-                             teacher_ckpt_prefix: str = ''):
+                             teacher_ckpt_prefix: str = '',
+                             basis: Optional[str] = None):
     """Pooled pre-ReLU teacher features of ``per_class`` random images of
     ``num_classes`` random classes of a labeled dataset (the sample of the
     paper's t-SNE figures). Returns (features N x D, labels N, class names,
-    the tap)."""
+    the tap). With ``basis``, that basis file is checked against the
+    teacher's weights before the pass."""
     from torch.utils.data import Subset
 
     from kd_plugins.methods.kdep.analysis import sample_per_class
@@ -227,6 +238,8 @@ def collect_teacher_features(teacher: dict, teacher_ckpt: str,
         teacher, teacher_ckpt, 'eval', teacher_ckpt_prefix,
         student_preprocessor=preprocessor).to(device)
     tap = penultimate_tap(net.model, 'teacher')
+    if basis is not None:
+        load_basis(basis, weights_sha256(net.model.state_dict()))
     loader = DataLoader(Subset(data, index), batch_size=batch_size,
                         shuffle=False, num_workers=num_workers,
                         collate_fn=pseudo_collate)

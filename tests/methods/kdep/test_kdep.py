@@ -5,9 +5,10 @@ import os.path as osp
 import pytest
 import torch
 from helpers import PY, ROOT, batch, run_tool, save_random_weights
-from helpers.kdep import kdep_cfg
+from helpers.kdep import kdep_cfg, teacher_weights
 from mmengine.config import Config
 
+from kd_plugins.core.checkpoint import weights_sha256
 from kd_plugins.methods.kdep import (
     PTS,
     PreReLUTap,
@@ -91,20 +92,42 @@ def test_streaming_basis_rejects_bad_input():
         acc.solve()
 
 
-def write_basis(path, teacher_ckpt, X):
+#: weights_sha256 of two different teachers
+TEACHER = weights_sha256(dict(w=torch.ones(3)))
+OTHER = weights_sha256(dict(w=torch.zeros(3)))
+
+
+def write_basis(path, teacher_weights, X):
     acc = StreamingBasis(X.shape[1])
     acc.update(X)
-    save_basis(str(path), acc.solve(), acc.n, 'test', 'teacher', teacher_ckpt)
+    save_basis(str(path), acc.solve(), acc.n, 'test', 'teacher',
+               teacher_weights, 'teacher.pth')
     return str(path)
 
 
 def test_basis_file_loads_with_weights_only(tmp_path):
-    ckpt = tmp_path / 'ckpt.pth'
-    ckpt.write_bytes(b'teacher weights')
-    path = write_basis(tmp_path / 'b.pth', str(ckpt), random_features())
+    path = write_basis(tmp_path / 'b.pth', TEACHER, random_features())
     record = torch.load(path, weights_only=True)
     assert record['num_images'] == 300 and record['feature_dim'] == 6
-    assert load_basis(path, str(ckpt))['V'].shape == (6, 6)
+    assert record['teacher_ckpt'] == 'teacher.pth'
+    assert load_basis(path, TEACHER)['V'].shape == (6, 6)
+
+
+def test_basis_binds_weights_not_a_path(tmp_path):
+    path = write_basis(tmp_path / 'b.pth', TEACHER, random_features())
+    with pytest.raises(ValueError, match="another teacher.*'teacher.pth'"):
+        load_basis(path, OTHER)
+    with pytest.raises(ValueError, match='64 hex digits'):
+        load_basis(path, str(tmp_path / 'teacher.pth'))
+
+
+def test_basis_of_the_file_bound_format_is_recomputed(tmp_path):
+    path = write_basis(tmp_path / 'b.pth', TEACHER, random_features())
+    record = torch.load(path, weights_only=True)
+    record['format'] = 'kd_plugins.kdep_basis.v1'
+    torch.save(record, path)
+    with pytest.raises(ValueError, match='earlier version.*kdep_svd.py'):
+        load_basis(path, TEACHER)
 
 
 # ------------------------------------------------------------ pre-ReLU tap
@@ -151,17 +174,15 @@ def test_pre_relu_unsupported_family():
 # ---------------------------------------------------------- SVDProjection
 @pytest.fixture
 def basis_file(tmp_path):
-    ckpt = tmp_path / 'ckpt.pth'
-    ckpt.write_bytes(b'teacher weights')
-    return write_basis(tmp_path / 'b.pth', str(ckpt), random_features()), \
-        str(ckpt)
+    return write_basis(tmp_path / 'b.pth', TEACHER, random_features()), \
+        TEACHER
 
 
 def test_svd_projection_matches_naive(basis_file):
     path, ckpt = basis_file
     proj = MODELS.build(dict(type='SVDProjection', student_channels=4,
                              teacher_channels=6, basis=path,
-                             teacher_ckpt=ckpt))
+                             teacher_weights=ckpt))
     record = load_basis(path)
     f = random_features(8, seed=3).float()
     s = torch.randn(8, 4)
@@ -174,13 +195,11 @@ def test_svd_projection_matches_naive(basis_file):
 
 
 def test_svd_projection_errors(basis_file, tmp_path):
-    path, ckpt = basis_file
-    other = tmp_path / 'other.pth'
-    other.write_bytes(b'another teacher')
+    path, _ = basis_file
     with pytest.raises(ValueError, match='another teacher.*kdep_svd.py'):
         MODELS.build(dict(type='SVDProjection', student_channels=4,
                           teacher_channels=6, basis=path,
-                          teacher_ckpt=str(other)))
+                          teacher_weights=OTHER))
     with pytest.raises(ValueError, match='student wider than the basis'):
         MODELS.build(dict(type='SVDProjection', student_channels=8,
                           teacher_channels=6, basis=path))
@@ -246,7 +265,7 @@ def test_kdep_svd_then_train(tmp_path, mnist_root):
                     '--num-workers', '0', '--cfg-options',
                     f'train_dataloader.dataset.data_root={mnist_root}'])
     assert 'basis of 100 images, D=128' in out
-    record = load_basis(basis, ckpt)
+    record = load_basis(basis, teacher_weights(cfg.model.teacher, ckpt))
     assert record['V'].shape == (128, 128) and record['num_images'] == 100
     assert 'ResNet_CIFAR' in record['teacher_config']
 

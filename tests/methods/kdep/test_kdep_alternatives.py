@@ -2,7 +2,7 @@
 import pytest
 import torch
 from helpers import batch, save_random_weights, tiny_classifier
-from helpers.kdep import kdep_basis, kdep_cfg
+from helpers.kdep import kdep_basis, kdep_cfg, teacher_weights
 
 from kd_plugins.methods.kdep import load_basis
 from kd_plugins.registry import MODELS
@@ -12,15 +12,15 @@ from kd_plugins.registry import MODELS
 def basis(tmp_path):
     teacher = tiny_classifier(8)
     ckpt = save_random_weights(teacher, str(tmp_path / 't.pth'))
-    return kdep_basis(tmp_path, teacher, ckpt), ckpt
+    return kdep_basis(tmp_path, teacher, ckpt), teacher_weights(teacher, ckpt)
 
 
 def test_channel_selection_by_variance(basis):
-    path, ckpt = basis
+    path, weights = basis
     std = load_basis(path)['std']
     conn = MODELS.build(dict(type='ChannelSelection', student_channels=5,
                              teacher_channels=64, basis=path,
-                             teacher_ckpt=ckpt))
+                             teacher_weights=weights))
     f = torch.randn(3, 64)
     _, t = conn(torch.zeros(3, 5), f)
     top = sorted(range(64), key=lambda c: -float(std[c]))[:5]  # naive
@@ -50,11 +50,13 @@ def test_channel_interpolation_matches_naive():
 
 
 def test_scale_norm_and_std_match_match_naive(basis):
-    path, ckpt = basis
+    path, weights = basis
     rec = load_basis(path)
     x = torch.randn(6, 8)
-    sn = MODELS.build(dict(type='ScaleNorm', basis=path, teacher_ckpt=ckpt))
-    sm = MODELS.build(dict(type='StdMatch', basis=path, teacher_ckpt=ckpt))
+    sn = MODELS.build(dict(type='ScaleNorm', basis=path,
+                           teacher_weights=weights))
+    sm = MODELS.build(dict(type='StdMatch', basis=path,
+                           teacher_weights=weights))
     p = rec['proj_std'].float()[:8]
     top = torch.sort(rec['std'].float(), descending=True).values[:8]
     for n in range(6):
@@ -76,7 +78,9 @@ def test_bad_inputs(basis, tmp_path):
     other = save_random_weights(tiny_classifier(8), str(tmp_path / 'o.pth'),
                                 seed=1)
     with pytest.raises(ValueError, match='another teacher'):
-        MODELS.build(dict(type='ScaleNorm', basis=path, teacher_ckpt=other))
+        MODELS.build(dict(type='ScaleNorm', basis=path,
+                          teacher_weights=teacher_weights(
+                              tiny_classifier(8), other)))
     sn = MODELS.build(dict(type='ScaleNorm', basis=path))
     with pytest.raises(ValueError, match='D <= 64'):
         sn(torch.zeros(2, 65))
