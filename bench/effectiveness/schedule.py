@@ -8,6 +8,7 @@ import os.path as osp
 from mmengine.config import Config
 
 from bench.effectiveness.plan import DATA
+from kd_plugins.core.schedule import scale_schedulers
 
 
 def set_iterations(cfg: Config, iters: int) -> None:
@@ -17,19 +18,8 @@ def set_iterations(cfg: Config, iters: int) -> None:
     if cfg.train_cfg.get('by_epoch', False) or \
             cfg.train_cfg.get('type') == 'EpochBasedTrainLoop':
         return set_sskd_epochs(cfg, iters)
-    old = cfg.train_cfg.max_iters
-    prev_end = (0, 0)  # (old, new) end of the previous scheduler
-    for s in cfg.get('param_scheduler', None) or []:
-        begin, end = s.get('begin', 0), s.get('end', old)
-        full = s.get('T_max') == end - begin
-        s.begin = round(begin * iters / old)
-        if begin >= prev_end[0]:  # it followed the previous one: still so
-            s.begin = max(s.begin, prev_end[1])
-        s.end = min(iters, max(s.begin + 1, round(end * iters / old)))
-        if 'T_max' in s:
-            s.T_max = s.end - s.begin if full else max(
-                1, round(s.T_max * iters / old))
-        prev_end = (end, s.end)
+    scale_schedulers(cfg.get('param_scheduler', None),
+                     cfg.train_cfg.max_iters, iters)
     cfg.train_cfg.max_iters = iters
     # mmengine's iteration loop sleeps 2 s whenever a finite sampler runs
     # out (mmengine/runner/loops.py, "Prevent possible deadlock"): with
