@@ -320,3 +320,25 @@ def test_non_finite_teacher_weights_are_named(published, tmp_path, bad):
     msg = str(err.value)
     assert 'non-finite' in msg and 'bad.pth' in msg
     assert 'backbone.layer2.0.conv1.weight (' in msg
+
+
+def test_every_method_takes_teacher_ckpt_map(tmp_path):
+    """teacher_ckpt_map reaches the one teacher path from every offline
+    method's config."""
+    from helpers.kdep import kdep_cfg
+    from helpers.seed import contract_seed_cfgs
+    from helpers.simdis import simdis_cfg
+    from helpers.sskd import sskd_cfg
+    from helpers.ssld import ssld_cfg
+
+    from kd_plugins.registry import MODELS
+    cfgs = dict(SSLD=ssld_cfg(tmp_path), SSKD=sskd_cfg(tmp_path),
+                KDEP=kdep_cfg(tmp_path, align=dict(type='ConvConnector')),
+                SEED=contract_seed_cfgs(tmp_path)[1],
+                SimDis=simdis_cfg(tmp_path))
+    for name, cfg in cfgs.items():
+        cfg = dict(cfg, teacher_ckpt_map={'nothing.': 'nothing.'})
+        with pytest.raises(ValueError, match='teacher_ckpt_map') as err:
+            MODELS.build(cfg)
+        assert 'under no prefix' in str(err.value) or \
+            'key map' in str(err.value), name

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from kd_plugins.core.checkpoint import weights_sha256
 from kd_plugins.core.distiller import BaseDistiller
-from kd_plugins.core.teacher import BNMode
+from kd_plugins.core.teacher import BNMode, KeyMap
 from kd_plugins.methods.kdep.pre_relu import backbone_of, penultimate_tap
 from kd_plugins.methods.kdep.svd_projection import SVDProjection
 from kd_plugins.registry import MODELS
@@ -57,6 +57,7 @@ class KDEP(BaseDistiller):
             student's pooled feature after its final activation, the
             paper's "1x1 conv, post-ReLU" baseline (Table 2). The teacher
             side is always pre-ReLU.
+        teacher_ckpt_prefix / teacher_ckpt_map: see :class:`BaseDistiller`.
     """
 
     STUDENT_FEATURES = ('pre_relu', 'post_relu')
@@ -72,14 +73,16 @@ class KDEP(BaseDistiller):
                  teacher_ckpt_prefix: str = '',
                  student_feature: str = 'pre_relu',
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 teacher_ckpt_map: KeyMap = None) -> None:
         if student_feature not in self.STUDENT_FEATURES:
             raise ValueError(
                 f'KDEP: student_feature={student_feature!r}; choose one of '
                 f'{self.STUDENT_FEATURES}.')
         self.student_feature = student_feature
         super().__init__(student, teacher, teacher_ckpt, teacher_bn_mode,
-                         teacher_ckpt_prefix, data_preprocessor, init_cfg)
+                         teacher_ckpt_prefix, data_preprocessor, init_cfg,
+                         teacher_ckpt_map=teacher_ckpt_map)
         self.student_feat = penultimate_tap(self.student, 'student')
         self.teacher_feat = penultimate_tap(self.teacher.model, 'teacher')
         if student_feature == 'post_relu' and \

@@ -25,6 +25,7 @@ from torch import Tensor
 from kd_plugins.core.teacher import (
     BNMode,
     FrozenTeacher,
+    KeyMap,
     TeacherHolder,
     build_frozen_teacher,
 )
@@ -48,13 +49,17 @@ class SimDis(TeacherHolder, SimDisBase):
         teacher: mmpretrain ``BYOL`` config of the teacher pair (the one the
             checkpoint was trained with).
         teacher_ckpt: BYOL checkpoint, loaded strictly (every online and
-            target key must be present).
+            target key must be present): mmpretrain's / mmselfsup's BYOL as
+            saved, or SimDis' own checkpoint (its ``module.student`` and
+            ``module.student_ema``, recognised from the keys).
         targets: views (see :mod:`kd_plugins.methods.simdis.views`) or a
             preset name; default ``'SimDis-Off'``.
         teacher_bn_mode: ``'train'`` (default; batch statistics, as the
             official code runs its frozen teacher and as BYOL computes its
             targets) or ``'eval'`` (running statistics).
         teacher_ckpt_prefix: e.g. ``'teacher.'`` for a SimDisOnline run.
+        teacher_ckpt_map: a layout name or a dict of checkpoint prefix ->
+            teacher prefix (see :mod:`kd_plugins.core.teacher_layouts`).
         predictor: config of each extra student predictor (default: the
             student's ``head.predictor``).
     """
@@ -67,7 +72,8 @@ class SimDis(TeacherHolder, SimDisBase):
                  teacher_ckpt_prefix: str = '',
                  predictor: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 teacher_ckpt_map: KeyMap = None) -> None:
         super().__init__(student, targets, predictor, data_preprocessor,
                          init_cfg)
         own = None  # the teacher's own normalisation, if it declares one
@@ -79,7 +85,7 @@ class SimDis(TeacherHolder, SimDisBase):
         self._check_dims(net)
         self._hold_teacher(build_frozen_teacher(
             net, teacher_ckpt, teacher_bn_mode, teacher_ckpt_prefix,
-            student_preprocessor=self.data_preprocessor,
+            teacher_ckpt_map, student_preprocessor=self.data_preprocessor,
             teacher_preprocessor=own))
 
     def loss(self, inputs, data_samples=None) -> Dict[str, Tensor]:

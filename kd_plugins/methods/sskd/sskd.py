@@ -33,7 +33,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from kd_plugins.core.distiller import BaseDistiller
-from kd_plugins.core.teacher import BNMode
+from kd_plugins.core.teacher import BNMode, KeyMap
 from kd_plugins.methods.sskd.partition import partition_backbone
 from kd_plugins.methods.sskd.prefix import StagePrefix
 from kd_plugins.registry import MODELS
@@ -72,6 +72,7 @@ class SSKD(BaseDistiller):
         loss: the stage loss (default ``FeatureMSELoss``).
         mode: ``'stagewise'`` (SSKD) or ``'multi_loss'`` (baseline).
         teacher_bn_mode: ``'eval'`` (default) or ``'train'``.
+        teacher_ckpt_prefix / teacher_ckpt_map: see :class:`BaseDistiller`.
     """
 
     def __init__(self,
@@ -87,9 +88,11 @@ class SSKD(BaseDistiller):
                  teacher_bn_mode: BNMode = 'eval',
                  teacher_ckpt_prefix: str = '',
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 teacher_ckpt_map: KeyMap = None) -> None:
         super().__init__(student, teacher, teacher_ckpt, teacher_bn_mode,
-                         teacher_ckpt_prefix, data_preprocessor, init_cfg)
+                         teacher_ckpt_prefix, data_preprocessor, init_cfg,
+                         teacher_ckpt_map=teacher_ckpt_map)
         if mode not in ('stagewise', 'multi_loss'):
             raise ValueError(f"SSKD mode must be 'stagewise' or 'multi_loss', "
                              f'got {mode!r}')

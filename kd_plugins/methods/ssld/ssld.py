@@ -19,7 +19,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from kd_plugins.core.distiller import BaseDistiller
-from kd_plugins.core.teacher import BNMode, FrozenTeacher
+from kd_plugins.core.teacher import BNMode, FrozenTeacher, KeyMap
 from kd_plugins.methods.ssld.jsd_loss import teacher_probs
 from kd_plugins.registry import MODELS
 
@@ -30,7 +30,8 @@ OPTIONAL_KEYS = dict(bn_mode='', ckpt_prefix='', ckpt_map=None)
 
 
 def teacher_entries(teacher, teacher_ckpt, bn_mode, ckpt_prefix,
-                    teachers: Optional[Sequence[dict]]) -> List[dict]:
+                    teachers: Optional[Sequence[dict]],
+                    ckpt_map=None) -> List[dict]:
     """The teachers as entries (model, ckpt, bn_mode, ckpt_prefix,
     ckpt_map): the single ``teacher`` arguments, or each of ``teachers``
     with the algorithm's BN mode as its default."""
@@ -39,8 +40,9 @@ def teacher_entries(teacher, teacher_ckpt, bn_mode, ckpt_prefix,
             raise ValueError('SSLD needs a teacher: set model.teacher and '
                              'model.teacher_ckpt, or model.teachers.')
         return [dict(model=teacher, ckpt=teacher_ckpt, bn_mode=bn_mode,
-                     ckpt_prefix=ckpt_prefix, ckpt_map=None)]
-    if teacher is not None or teacher_ckpt is not None or ckpt_prefix:
+                     ckpt_prefix=ckpt_prefix, ckpt_map=ckpt_map)]
+    if teacher is not None or teacher_ckpt is not None or ckpt_prefix \
+            or ckpt_map is not None:
         raise ValueError(
             'SSLD: set either model.teacher (with teacher_ckpt) or '
             'model.teachers, not both; with several teachers each entry '
@@ -85,6 +87,8 @@ class SSLD(BaseDistiller):
         teachers: instead of ``teacher``/``teacher_ckpt``, a list of
             ``dict(model=CONFIG, ckpt=PATH, bn_mode=..., ckpt_prefix=...,
             ckpt_map=...)``: the soft label is the mean of their softmax.
+        teacher_ckpt_map: see :class:`BaseDistiller` (one teacher; each of
+            ``teachers`` has its own ``ckpt_map``).
     """
 
     def __init__(self,
@@ -96,9 +100,11 @@ class SSLD(BaseDistiller):
                  teacher_ckpt_prefix: str = '',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
-                 teachers: Optional[Sequence[dict]] = None) -> None:
+                 teachers: Optional[Sequence[dict]] = None,
+                 teacher_ckpt_map: KeyMap = None) -> None:
         entries = teacher_entries(teacher, teacher_ckpt, teacher_bn_mode,
-                                  teacher_ckpt_prefix, teachers)
+                                  teacher_ckpt_prefix, teachers,
+                                  teacher_ckpt_map)
         first = entries[0]
         super().__init__(student, first['model'], first['ckpt'],
                          first['bn_mode'], first['ckpt_prefix'],
