@@ -16,5 +16,7 @@ setup(
         'downstream': ['mmdet>=3.0.0', 'mmsegmentation>=1.0.0'],
         'demo': ['mlxtend', 'matplotlib'],
         'tests': ['pytest', 'mlxtend', 'matplotlib'],
+        # teachers from timm (mmpretrain's TIMMBackbone / TimmClassifier)
+        'timm': ['timm'],
     },
 )

@@ -18,13 +18,26 @@ mkdir -p "$CACHE"
 
 # The linter, pinned (pyproject.toml holds its settings; .ci/run runs it).
 RUFF="ruff==0.17.6"
+# Optional extra: timm, for teachers from timm (mmpretrain's TIMMBackbone /
+# TimmClassifier) and their tests; the package runs without it. Skip it with
+# KD_WITH_TIMM=0. It pulls setuptools 84 (no pkg_resources), so the
+# setuptools pin below is re-applied after it.
+TIMM="timm==1.0.31"
+WITH_TIMM="${KD_WITH_TIMM:-1}"
 if [[ -f "$STAMP" ]]; then
   # Environment complete: only make sure the package itself is linked in,
-  # and the linter is there (environments made before it was added).
+  # and the linter and the optional timm are there (environments made
+  # before they were added).
   "$PY" -c "import kd_plugins" 2>/dev/null || \
     "$PY" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
   [[ -x "$VENV/bin/ruff" ]] || \
     "$PY" -m pip install -q --disable-pip-version-check "$RUFF"
+  if [[ "$WITH_TIMM" != 0 ]] && ! "$PY" -c "import timm" 2>/dev/null; then
+    "$PY" -m pip install -q --disable-pip-version-check "$TIMM" "numpy<2"
+    "$PY" -m pip install -q --disable-pip-version-check "setuptools<70" \
+      2>&1 | grep -v -e "requires setuptools" \
+      -e "dependency resolver does not currently take into account" || true
+  fi
   exit 0
 fi
 
@@ -84,7 +97,11 @@ fi
 log "mmpretrain / mmdet / mmsegmentation and test tools"
 "${PIP[@]}" -q mmpretrain==1.2.0 mmdet==3.3.0 mmsegmentation==1.2.2 \
   ftfy regex "mlxtend==0.23.4" matplotlib pytest "$RUFF"
-pin_setuptools
+if [[ "$WITH_TIMM" != 0 ]]; then
+  log "timm (optional extra: teachers from timm)"
+  "${PIP[@]}" -q "$TIMM"
+fi
+pin_setuptools  # after every install that may lift it (timm does)
 log "kd_plugins (editable)"
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT"
 "$PY" -c "import mmcv.ops, mmpretrain, mmdet, mmseg, kd_plugins" 

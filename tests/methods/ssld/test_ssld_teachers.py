@@ -31,6 +31,7 @@ from helpers.foreign_teachers import (
     FAMILIES,
     IMG,
     STUDENT_NORM,
+    TIMM_RESNET,
     own_network,
 )
 from mmengine.config import Config
@@ -256,6 +257,35 @@ def test_foreign_teacher_drives_ssld(family, tmp_path):
     assert all(torch.isfinite(v) for v in losses)
     assert all(torch.equal(v, state[k])
                for k, v in model.teacher.state_dict().items())
+
+
+def test_timm_file_as_published_with_timms_own_normalisation(tmp_path):
+    """A timm ResNet saved as timm publishes it (a bare state dict in
+    model.safetensors), its normalisation taken from timm's own data
+    config: SSLD's teacher logits equal timm's model on timm's tensor."""
+    timm = pytest.importorskip('timm')
+    from safetensors.torch import save_file
+    torch.manual_seed(0)
+    net = timm.create_model(num_classes=10, **TIMM_RESNET).eval()
+    path = str(tmp_path / 'model.safetensors')
+    save_file(net.state_dict(), path)
+    data_cfg = timm.data.resolve_data_config({}, model=net)
+    norm = dict(mean=[255 * m for m in data_cfg['mean']],
+                std=[255 * s for s in data_cfg['std']], to_rgb=True)
+    teacher = dict(type='TimmClassifier', num_classes=10,
+                   data_preprocessor=norm, **TIMM_RESNET)
+    model = MODELS.build(dict(
+        type='SSLD', student=tiny_classifier(4), teacher=teacher,
+        teacher_ckpt=path, teacher_bn_mode='eval',
+        data_preprocessor=STUDENT_NORM))
+    raw = torch.stack(batch(n=4, size=IMG)['inputs'])  # N x 3 x H x W, BGR
+    rgb = raw.flip(1).float() / 255  # what timm's ToTensor gives
+    mean = torch.tensor(data_cfg['mean']).view(1, 3, 1, 1)
+    std = torch.tensor(data_cfg['std']).view(1, 3, 1, 1)
+    with torch.no_grad():
+        ref = net((rgb - mean) / std)
+    x = model.data_preprocessor(batch(n=4, size=IMG), False)['inputs']
+    assert (model.teacher(x) - ref).abs().max() <= 1e-4
 
 
 def test_timm_teacher_needs_the_same_classes(tmp_path):
