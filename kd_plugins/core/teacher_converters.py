@@ -15,6 +15,8 @@ Names checked against the publishers' code:
   ``resnet_mbn.py``): ``conv1``, ``bn1``, ``layer{1-4}.{i}.{conv,bn}{1-3}``,
   ``layer*.0.downsample.{0,1}``, ``fc``. mmpretrain's ``ResNet`` uses the
   same names under ``backbone.``.
+- mmpretrain's ``TIMMBackbone`` keeps timm's names under ``timm_model.``
+  (and no ``fc``); ``TimmClassifier`` keeps them as they are.
 - timm ``resnet*c`` / ``resnet*d`` (``stem_type='deep'``): ``conv1`` is
   ``Sequential(conv, bn, act, conv, bn, act, conv)`` (``conv1.{0,1,3,4,6}``)
   then ``bn1``; ``avg_down`` blocks are ``Sequential(pool or Identity,
@@ -86,8 +88,11 @@ DEEP_STEM = {'conv1.0.': 'stem.0.conv.', 'conv1.1.': 'stem.0.bn.',
 
 def resnet_backbone(src: Mapping, own: Mapping) -> State:
     """torchvision / timm ResNet keys (no ``fc``) -> the teacher's
-    mmpretrain ResNet (``ResNet``, ``ResNetV1c``, ``ResNetV1d``)."""
+    mmpretrain ResNet (``ResNet``, ``ResNetV1c``, ``ResNetV1d``), or its
+    ``TIMMBackbone`` (timm's own names under ``timm_model.``)."""
     dst = backbone_prefix(own)
+    if any(k.startswith(f'{dst}timm_model.') for k in own):
+        return {f'{dst}timm_model.{k}': v for k, v in src.items()}
     deep = 'conv1.0.weight' in src and f'{dst}stem.0.conv.weight' in own
     renames = dict(DEEP_STEM if deep else {}, **_renumber(src, own, dst))
     return {dst + _rename(k, renames): v for k, v in src.items()}

@@ -191,6 +191,21 @@ def test_timm_resnet(published, where, logged, name, backbone):
             'torchvision / timm ResNet') in logged[0]
 
 
+@pytest.mark.parametrize('teacher', ['TIMMBackbone', 'TimmClassifier'])
+def test_timm_file_into_mmpretrains_timm_wrappers(published, teacher):
+    """The same file into mmpretrain's timm wrappers (timm's own names)."""
+    pytest.importorskip('timm')
+    net = published('resnet18d.safetensors', timm_file, 'resnet18d')
+    cfg = dict(type='TimmClassifier', model_name='resnet18d',
+               num_classes=1000) if teacher == 'TimmClassifier' else dict(
+        resnet_classifier(18), backbone=dict(type='TIMMBackbone',
+                                             model_name='resnet18d'))
+    teacher = build_frozen_teacher(
+        cfg, str(published.root / 'resnet18d.safetensors'))
+    x = normalised(images())
+    close(teacher(x), net(x))
+
+
 def test_timm_resnet50d_bottleneck_downsample(tmp_path, logged):
     """Bottleneck stages: timm numbers every avg-down block (pool or
     Identity, conv, bn), mmpretrain adds the pool only at stride 2."""
