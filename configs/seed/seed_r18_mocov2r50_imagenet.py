@@ -10,7 +10,8 @@
 #   bash tools/dist_train.sh configs/seed/linear_probe_r18_imagenet.py 8
 # 8 x 32 = 256 images per step; other batch sizes need --auto-scale-lr and
 # a global batch dividing K. Teacher: mmpretrain's released MoCo-v2 model,
-# its query encoder read through teacher_ckpt_map='moco'.
+# its query encoder read through teacher_ckpt_map='moco' (FAIR's
+# moco_v2_800ep_pretrain.pth.tar, the official code's, loads the same way).
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/no_eval.py',  # self-supervised: evaluate by the linear probe
