@@ -1,8 +1,8 @@
 """What two or more methods share: the distiller base, the frozen teacher
-and its one loader, connectors, the feature loss, feature taps, checkpoint
-and distributed helpers, the hooks every config turns on (``hooks``), and
-the small CIFAR-style ResNet of the embedded configs. Nothing here imports
-a method (``kd_plugins.methods``)."""
+and its one loader, the normalisation bridge, connectors, the feature loss,
+feature taps, checkpoint and distributed helpers, the hooks every config
+turns on (``hooks``), and the small CIFAR-style ResNet of the embedded
+configs. Nothing here imports a method (``kd_plugins.methods``)."""
 from .checkpoint import (
                          KeyMismatch,
                          compare_keys,
@@ -19,6 +19,7 @@ from .distiller import BaseDistiller, build_data_preprocessor
 from .feature_loss import FeatureMSELoss, feature_mse
 from .feature_tap import resolve_module
 from .hooks import DataCheckHook, FiniteLossHook, SafeCheckpointHook
+from .normalization import NormalizationBridge, build_bridge
 from .teacher import (
                          KEY_MAPS,
                          MOCO_KEY_MAP,
@@ -32,7 +33,7 @@ from .teacher import (
 __all__ = [
     'BaseConnector', 'BaseDistiller', 'CIFARResNet', 'ConvConnector',
     'DataCheckHook', 'FeatureMSELoss', 'FiniteLossHook', 'FrozenTeacher',
-    'IdentityConnector', 'KEY_MAPS',
+    'IdentityConnector', 'KEY_MAPS', 'NormalizationBridge', 'build_bridge',
     'KeyMismatch', 'MOCO_KEY_MAP', 'TeacherHolder', 'build_data_preprocessor',
     'build_frozen_teacher', 'compare_keys', 'concat_all_gather_no_grad',
     'feature_mse', 'listing', 'load_teacher_weights', 'read_checkpoint',
