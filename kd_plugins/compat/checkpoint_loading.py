@@ -29,10 +29,12 @@ loaders of these schemes are replaced by ones that all end in
    way to load it anyway. A file that cannot be read is raised as
    :class:`CheckpointFileError` naming it.
 
-A URL is downloaded to torch's hub cache (``<torch hub dir>/checkpoints/``,
-where mmengine's loader also keeps it; rank 0 first under DDP, as mmengine
-does) and loaded from there like a local file. Safetensors files hold no
-pickle and load as they are.
+A URL is downloaded once into torch's hub cache, in a folder of its own
+(``<torch hub dir>/checkpoints/<hash of the URL>/<file name>``: hub files
+often share a name, ``model.safetensors``, and mmengine's one folder would
+hand a second model the first one's file), rank 0 first under DDP as
+mmengine does, and loaded from there like a local file. Safetensors files
+hold no pickle and load as they are.
 
 An unsafe (full pickle) load happens only when asked for by name:
 ``KD_PLUGINS_UNSAFE_LOAD`` lists the checkpoints (paths, URLs or scheme
@@ -49,6 +51,7 @@ weights-only by default on torch >= 2.6.
 Checked by ``tests/compat/test_compat.py`` and
 ``tests/compat/test_checkpoint_loading.py``.
 """
+import hashlib
 import os
 import os.path as osp
 import pickle
@@ -210,8 +213,11 @@ def _progress() -> bool:
 
 def download_checkpoint(url: str, model_dir: Optional[str] = None) -> str:
     """The local copy of ``url`` in torch's hub cache, downloaded once
-    (written to a temporary file and renamed by torch.hub)."""
-    model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
+    (written to a temporary file and renamed by torch.hub), in a folder
+    named by the URL's hash."""
+    model_dir = osp.join(
+        model_dir or osp.join(torch.hub.get_dir(), 'checkpoints'),
+        hashlib.sha256(url.encode()).hexdigest()[:16])
     os.makedirs(model_dir, exist_ok=True)
     cached = osp.join(model_dir, osp.basename(urlparse(url).path))
     if not osp.exists(cached):

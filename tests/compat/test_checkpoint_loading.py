@@ -218,11 +218,23 @@ def test_url_loads_and_is_cached_in_torch_hub(tmp_path):
     mmengine_file(served / 'run.pth', legacy=True)
     with serve_directory(served) as base:
         first = load(base + 'run.pth')
-    cached = tmp_path / 'torch_home' / 'hub' / 'checkpoints' / 'run.pth'
-    assert cached.is_file()
+    cached = list((tmp_path / 'torch_home' / 'hub' / 'checkpoints').glob(
+        '*/run.pth'))
+    assert len(cached) == 1
     same(first['state_dict'], weights())
     # the server is gone: the cached copy is used
     same(load(base + 'run.pth')['state_dict'], weights())
+
+
+def test_urls_of_the_same_file_name_are_kept_apart(tmp_path):
+    """Hub files share names (model.safetensors): each URL its own copy."""
+    for name, value in (('a', 1.0), ('b', 2.0)):
+        (tmp_path / name).mkdir()
+        write_safetensors(dict(w=torch.full((2, ), value)),
+                          tmp_path / name / 'model.safetensors')
+    with serve_directory(tmp_path) as base:
+        assert load(base + 'a/model.safetensors')['w'][0] == 1.0
+        assert load(base + 'b/model.safetensors')['w'][0] == 2.0
 
 
 def test_named_schemes_resolve_and_load_weights_only(tmp_path, monkeypatch):
