@@ -20,7 +20,12 @@ from made_data import apply_made_data
 from mmengine.config import Config, DictAction
 
 import kd_plugins  # noqa: F401  (checkpoint-loading fix, registrations)
-from kd_plugins.cli import build_runner, finish_distributed_run
+from kd_plugins.cli import (
+    apply_cfg_options,
+    build_runner,
+    finish_distributed_run,
+    resolve_resume,
+)
 
 
 def parse_args():
@@ -56,8 +61,7 @@ def main():
     if args.made_data:
         apply_made_data(cfg, args.made_data, size=args.made_data_size,
                         iters=args.made_data_iters)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    apply_cfg_options(cfg, args.cfg_options)  # a new length scales the lr
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -70,6 +74,7 @@ def main():
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    resolve_resume(cfg)  # the newest checkpoint that loads, said so
     build_runner(cfg).train()
     finish_distributed_run()
 

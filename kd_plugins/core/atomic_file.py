@@ -37,12 +37,14 @@ def free_space(folder: str) -> str:
 
 
 def _is_write_error(err: BaseException) -> bool:
-    # torch.save reports a full disk as a RuntimeError ('basic_ios::clear:
-    # iostream error', 'PytorchStreamWriter failed writing file ...')
+    # torch.save reports a full disk as a RuntimeError: 'basic_ios::clear:
+    # iostream error', 'PytorchStreamWriter failed writing file ...', or
+    # '[enforce fail at inline_container.cc] . unexpected pos N vs M'
     if isinstance(err, OSError):
         return True
     return isinstance(err, RuntimeError) and any(
-        s in str(err) for s in ('iostream', 'failed writing', 'write'))
+        s in str(err) for s in ('iostream', 'failed writing', 'write',
+                                'unexpected pos'))
 
 
 @contextmanager

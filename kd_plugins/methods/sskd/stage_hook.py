@@ -191,8 +191,11 @@ class SSKDStageHook(Hook):
         self.state.update(phase=nxt, epoch_in_phase=0, lr_scale=1.0,
                           best=math.inf, bad_epochs=0, min_lr_epochs=0)
         what = 'head phase' if nxt == HEAD else f'stage {nxt + 1}'
-        runner.logger.info(f'SSKD: starting {what} at epoch {runner.epoch}; '
-                           'learning rate and optimizer state reset')
+        # called from after_train_epoch, before mmengine counts the epoch:
+        # the next epoch is runner.epoch + 1 (0-based), logged as + 2
+        runner.logger.info(f'SSKD: starting {what} at epoch '
+                           f'{runner.epoch + 2}; learning rate and '
+                           'optimizer state reset')
 
     # ----------------------------------------------------------------- hooks
     def before_train(self, runner) -> None:
