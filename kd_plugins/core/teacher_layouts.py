@@ -396,10 +396,12 @@ def weights_of(ckpt, checkpoint: str) -> dict:
     mmcls, FAIR MoCo), under ``model`` (robustness, SimDis, DeiT), or the
     file itself (torchvision, timm, safetensors); ``module.`` removed."""
     if isinstance(ckpt, dict):
-        for key in ('state_dict', 'model'):
-            if isinstance(ckpt.get(key), dict) and ckpt[key] and all(
-                    isinstance(v, torch.Tensor) for v in ckpt[key].values()):
-                return strip_prefix(ckpt[key], DDP_PREFIX, keep_others=True)
+        if isinstance(ckpt.get('state_dict'), dict):
+            return strip_prefix(ckpt['state_dict'], DDP_PREFIX,
+                                keep_others=True)
+        if isinstance(ckpt.get('model'), dict) and ckpt['model'] and all(
+                isinstance(v, torch.Tensor) for v in ckpt['model'].values()):
+            return strip_prefix(ckpt['model'], DDP_PREFIX, keep_others=True)
         tensors = {k: v for k, v in ckpt.items()
                    if isinstance(v, torch.Tensor)}
         if tensors and len(tensors) == len(ckpt):
