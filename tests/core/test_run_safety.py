@@ -347,3 +347,44 @@ def test_too_few_images_for_one_batch():
                        r'3 images, fewer than batch_size=4.*at most 3'):
         check_batches(loader)
     check_batches(DataLoader(dataset, batch_size=4, drop_last=False))
+
+
+# ------------------------------------------------- the tools' front end
+
+
+def test_resume_named_file_that_does_not_load_names_the_alternative(
+        tmp_path):
+    from mmengine.config import Config
+
+    from kd_plugins.cli import resolve_resume
+    write_ckpt(tmp_path / 'iter_2.pth', 2)
+    (tmp_path / 'iter_4.pth').write_bytes(b'')
+    cfg = Config(dict(resume=True, load_from=str(tmp_path / 'iter_4.pth'),
+                      work_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match=r'cannot resume from .*iter_4.pth: '
+                       r'.*The newest checkpoint beside it that loads is '
+                       r'.*iter_2.pth'):
+        resolve_resume(cfg)
+    cfg = Config(dict(resume=True, load_from=None, work_dir=str(tmp_path)))
+    resolve_resume(cfg)
+    assert cfg.load_from == str(tmp_path / 'iter_2.pth')
+
+
+def test_cfg_options_scale_schedule_unless_they_set_it(capsys):
+    from mmengine.config import Config
+
+    from kd_plugins.cli import apply_cfg_options
+
+    def config():
+        return Config(dict(train_cfg=dict(max_iters=1000),
+                           param_scheduler=embedded_schedule()))
+    cfg = config()
+    apply_cfg_options(cfg, {'train_cfg.max_iters': 20})
+    assert cfg.param_scheduler[1]['end'] == 20
+    assert 'train_cfg.max_iters 1000 -> 20: param_scheduler scaled' in \
+        capsys.readouterr().out
+    cfg = config()
+    apply_cfg_options(cfg, {'train_cfg.max_iters': 20,
+                            'param_scheduler.1.end': 20})
+    assert cfg.param_scheduler[0]['end'] == 100  # used as given
+    assert 'used as given' in capsys.readouterr().out
