@@ -12,7 +12,7 @@ config at them:
   MoCo-v2 model whose query encoder the teacher is; the same for the
   ``ckpt`` of each of SSLD's ``model.teachers``;
 - a KDEP ``basis``: an SVD basis of random teacher-sized features, written
-  with the package's ``save_basis`` and bound to that teacher checkpoint.
+  with the package's ``save_basis`` and bound to that teacher's weights.
 
 The mmdet and mmseg configs (configs/downstream/mm*) are built, whole model
 and forward, by tests/downstream/test_downstream_export.py.
@@ -25,6 +25,7 @@ import pytest
 import torch
 from helpers import ROOT, save_random_weights
 from helpers.downstream import TOOLBOX_CONFIGS
+from helpers.kdep import teacher_weights
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 
@@ -91,15 +92,21 @@ class StandIns:
             self.ckpts[key] = path
         return self.ckpts[key]
 
-    def basis(self, ckpt, dim):
-        """An SVD basis of 64 random dim-wide features, bound to ckpt."""
+    def basis(self, model, dim):
+        """An SVD basis of 64 random dim-wide features, bound to the weights
+        of the model's teacher."""
+        ckpt = model.teacher_ckpt
         if (ckpt, dim) not in self.bases:
             g = torch.Generator().manual_seed(0)
             acc = StreamingBasis(dim)
             acc.update(torch.randn(64, dim, generator=g, dtype=torch.float64))
             path = str(self.tmp / f'basis{len(self.bases)}.pth')
+            weights = teacher_weights(
+                model.teacher, ckpt,
+                checkpoint_prefix=model.get('teacher_ckpt_prefix', ''),
+                key_map=model.get('teacher_ckpt_map'))
             save_basis(path, acc.solve(), acc.n, 'random features',
-                       'teacher', ckpt)
+                       'teacher', weights, ckpt)
             self.bases[(ckpt, dim)] = path
         return self.bases[(ckpt, dim)]
 
@@ -140,7 +147,7 @@ def test_config_builds(config, stand_ins):
             model.teacher_ckpt = stand_ins.teacher_ckpt(model, config)
             for holder in basis_holders(model):
                 dim = model.teacher.head.in_channels  # its feature width
-                holder.basis = stand_ins.basis(model.teacher_ckpt, dim)
+                holder.basis = stand_ins.basis(model, dim)
         for entry in model.get('teachers', []):  # SSLD's several teachers
             entry.ckpt = stand_ins.teacher_ckpt(ConfigDict(
                 teacher=entry.model, teacher_ckpt_map=entry.get('ckpt_map'),

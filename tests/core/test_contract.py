@@ -8,7 +8,7 @@ state bit-identical after optimizer steps. A newly registered component fails
 import pytest
 import torch
 from helpers import batch, save_random_weights, tiny_classifier
-from helpers.kdep import kdep_basis, kdep_cfg
+from helpers.kdep import kdep_basis, kdep_cfg, teacher_weights
 from helpers.seed import contract_seed_cfgs, unit
 from helpers.simdis import check_simdis, online_cfg, simdis_cfg
 from helpers.sskd import sskd_cfg
@@ -87,7 +87,8 @@ def check_svd_projection(tmp):
     teacher = tiny_classifier(8)
     ckpt = save_random_weights(teacher, str(tmp / 'teacher.pth'))
     cfg = dict(type='SVDProjection', student_channels=32, teacher_channels=64,
-               basis=kdep_basis(tmp, teacher, ckpt), teacher_ckpt=ckpt)
+               basis=kdep_basis(tmp, teacher, ckpt),
+               teacher_weights=teacher_weights(teacher, ckpt))
     conn = MODELS.build(cfg)
     conn.check((32, ), (64, ))
     student = torch.randn(4, 32, requires_grad=True)
