@@ -27,6 +27,7 @@ teacher. :func:`load_basis` refuses a basis of other weights.
 """
 import os
 import os.path as osp
+import pickle
 from typing import Dict, Optional
 
 import torch
@@ -136,7 +137,14 @@ def load_basis(path: str, teacher_weights: Optional[str] = None) -> dict:
         raise FileNotFoundError(
             f'KDEP basis {path!r} does not exist. Compute it first with '
             '`python tools/kdep_svd.py CONFIG --out ' + path + '`.')
-    record = torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        record = torch.load(path, map_location='cpu', weights_only=True)
+    except (RuntimeError, EOFError, KeyError, OSError, ValueError,
+            pickle.UnpicklingError) as e:
+        raise ValueError(
+            f'cannot read KDEP basis {path!r} ({type(e).__name__}: {e}); '
+            'the file is damaged or not a basis: recompute it with '
+            f'`python tools/kdep_svd.py CONFIG --out {path}`.') from e
     if isinstance(record, dict) and record.get('format') in OLD_FORMATS:
         raise ValueError(
             f'KDEP basis {path!r} was written by an earlier version, which '

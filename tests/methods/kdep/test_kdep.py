@@ -121,6 +121,16 @@ def test_basis_binds_weights_not_a_path(tmp_path):
         load_basis(path, str(tmp_path / 'teacher.pth'))
 
 
+@pytest.mark.parametrize('content', [b'', b'not a basis\n', None])
+def test_unreadable_basis_is_named(tmp_path, content):
+    path = write_basis(tmp_path / 'b.pth', TEACHER, random_features())
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2] if content is None else content)
+    with pytest.raises(ValueError, match='cannot read KDEP basis.*b.pth'):
+        load_basis(path, TEACHER)
+
+
 def test_basis_of_the_file_bound_format_is_recomputed(tmp_path):
     path = write_basis(tmp_path / 'b.pth', TEACHER, random_features())
     record = torch.load(path, weights_only=True)
