@@ -9,7 +9,9 @@ new / old, rounded, so the run is the config's schedule at another length:
 warm-up the same fraction, the cosine ending at the new end. A scheduler
 that followed the previous one still does; none ends past the run. The
 units do not matter (an epoch-based scheduler in an epoch loop, an
-iteration-based one converted from epochs): the ratio is the same.
+iteration-based one converted from epochs): the ratio is the same. A
+scheduler that would start at or after the new end (a 1-epoch run of a
+config with a 5-epoch warm-up: the cosine after it) is dropped.
 
 ``tools/train.py`` applies it when ``--cfg-options`` changes the run length
 and sets no ``param_scheduler.*`` key (:func:`kd_plugins.cli.
@@ -36,7 +38,7 @@ def scale_schedulers(schedulers: Optional[list], old: int, new: int
         return []
     if isinstance(schedulers, dict):
         schedulers = [schedulers]
-    lines = []
+    lines, kept = [], []
     prev_end = (0, 0)  # (old, new) end of the previous scheduler
     for s in schedulers:
         before = _span(s)
@@ -45,6 +47,10 @@ def scale_schedulers(schedulers: Optional[list], old: int, new: int
         s['begin'] = round(begin * new / old)
         if begin >= prev_end[0]:  # it followed the previous one: still so
             s['begin'] = max(s['begin'], prev_end[1])
+        if s['begin'] >= new:  # a run this short ends before it starts
+            lines.append(f"{s.get('type', '?')} {before} dropped: the run "
+                         'ends before it would start')
+            continue
         s['end'] = min(new, max(s['begin'] + 1, round(end * new / old)))
         if 'T_max' in s:
             s['T_max'] = s['end'] - s['begin'] if full else max(
@@ -54,5 +60,7 @@ def scale_schedulers(schedulers: Optional[list], old: int, new: int
                 {round(m * new / old) for m in s['milestones']}
                 & set(range(1, new)))
         prev_end = (end, s['end'])
+        kept.append(s)
         lines.append(f"{s.get('type', '?')} {before} -> {_span(s)}")
+    schedulers[:] = kept
     return lines

@@ -288,6 +288,15 @@ def test_schedule_scaled_to_a_longer_run_and_milestones():
     steps = [dict(type='MultiStepLR', by_epoch=True, milestones=[30, 60])]
     scale_schedulers(steps, 90, 9)
     assert steps[0]['milestones'] == [3, 6] and steps[0]['end'] == 9
+    ssld = [dict(type='LinearLR', start_factor=0.01, by_epoch=True,
+                 begin=0, end=5, convert_to_iter_based=True),
+            dict(type='CosineAnnealingLR', T_max=355, by_epoch=True,
+                 begin=5, end=360)]
+    lines = scale_schedulers(ssld, 360, 1)  # a 1-epoch try of 360 epochs
+    assert ssld == [dict(type='LinearLR', start_factor=0.01, by_epoch=True,
+                         begin=0, end=1, convert_to_iter_based=True)]
+    assert lines[1] == ('CosineAnnealingLR [5, 360) T_max 355 dropped: the '
+                        'run ends before it would start')
     same = embedded_schedule()
     assert scale_schedulers(same, 1000, 1000) == [] and \
         same == embedded_schedule()
