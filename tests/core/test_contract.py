@@ -228,7 +228,9 @@ def test_every_component_has_an_example():
     assert set(HOOKS.module_dict) <= {
         'SEEDQueueHook',  # tested in test_seed
         'SSKDStageHook', 'EMATargetHook',
-        'DistilledBackboneCheckHook'}  # tested in test_downstream*
+        'DistilledBackboneCheckHook',  # tested in test_downstream*
+        # tested in test_run_safety and tools/test_faults
+        'SafeCheckpointHook', 'FiniteLossHook', 'DataCheckHook'}
     assert registered == set(EXAMPLES), (
         f'components without a contract example: {registered - set(EXAMPLES)}')
 
