@@ -69,7 +69,9 @@ MMPRETRAIN = Layout(
 MMPRETRAIN_MOCO = Layout(
     'mmpretrain-moco', 'mmselfsup 1.x / mmpretrain MoCo (backbone.*, '
     'neck.*, encoder_k.*, queue)',
-    lambda s: has(s, 'backbone.') and has(s, 'encoder_k.') and 'queue' in s,
+    # the momentum encoder or the queue: a copy that kept only one of them
+    # (an exported query encoder with its queue) is still a MoCo model
+    lambda s: has(s, 'backbone.') and (has(s, 'encoder_k.') or 'queue' in s),
     mmpretrain_moco,
     "the teacher's backbone must be the MoCo backbone, and a SEEDHead's "
     "in/hid/out channels must be the MoCo neck's")
