@@ -24,6 +24,7 @@ from kd_plugins.compat import (
     finish_distributed_run,  # noqa: F401
     setup_cpu_distributed,
 )
+from kd_plugins.core.collate import NAME as COLLATE
 from kd_plugins.core.resume import newest_loadable, why_not_loadable
 from kd_plugins.core.schedule import scale_schedulers
 
@@ -164,6 +165,11 @@ def apply_dataloader_defaults(cfg: Config, args: argparse.Namespace,
             continue
         loader = deepcopy(defaults)
         loader.update(cfg[field])
+        collate = loader.get('collate_fn')
+        if isinstance(collate, dict) and \
+                collate.get('type') == 'default_collate':
+            # the same batches; a size mismatch names its images
+            loader['collate_fn'] = dict(collate, type=COLLATE)
         if args.no_pin_memory:
             loader['pin_memory'] = False
         if not persistent_workers or loader.get('num_workers', 0) == 0:
