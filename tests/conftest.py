@@ -35,6 +35,17 @@ def mnist_root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope='session')
+def ssld_demo_teacher(tmp_path_factory):
+    """Random weights of the SSLD demo config's teacher (its checkpoint
+    layout), for runs of configs/ssld/ssld_r18w4_r18w16_mnist5k.py."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs/ssld/ssld_r18w4_r18w16_mnist5k.py'))
+    path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
+    return save_random_weights(cfg.model.teacher, str(path))
+
+
 IMAGENET_CLASSES = 3
 
 

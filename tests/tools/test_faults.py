@@ -63,10 +63,8 @@ def one_line(text):
 
 
 @pytest.fixture(scope='module')
-def teacher(tmp_path_factory):
-    cfg = Config.fromfile(osp.join(ROOT, SSLD_CFG))
-    path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
-    return save_random_weights(cfg.model.teacher, str(path))
+def teacher(ssld_demo_teacher):
+    return ssld_demo_teacher
 
 
 @pytest.fixture(scope='module')

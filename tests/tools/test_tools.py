@@ -13,7 +13,6 @@ from helpers import (
     load_ckpt,
     logged_losses,
     run_tool,
-    save_random_weights,
 )
 from mmengine.config import Config
 
@@ -40,10 +39,8 @@ def ssld_options(root, ckpt, iters, ckpt_every):
 
 
 @pytest.fixture(scope='module')
-def demo_teacher(tmp_path_factory):
-    cfg = Config.fromfile(osp.join(ROOT, SSLD_CFG))
-    path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
-    return save_random_weights(cfg.model.teacher, str(path))
+def demo_teacher(ssld_demo_teacher):
+    return ssld_demo_teacher
 
 
 @pytest.fixture(scope='module')
