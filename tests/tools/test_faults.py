@@ -19,6 +19,7 @@ import pytest
 import torch
 from helpers import PY, ROOT, load_ckpt, run_tool, save_random_weights
 from helpers.seed import moco_checkpoint
+from helpers.ssld import ssld_demo_options
 from mmengine.config import Config
 from PIL import Image
 
@@ -29,18 +30,7 @@ SEED_CFG = 'configs/seed/seed_r18w8_mocov2r18w16_mnist5k.py'
 
 
 def ssld_options(root, teacher, iters=6, ckpt_every=2, keep=1, extra=()):
-    return [
-        '--cfg-options', f'model.teacher_ckpt={teacher}',
-        f'train_dataloader.dataset.labeled.data_root={root}',
-        f'train_dataloader.dataset.unlabeled.data_root={root}',
-        f'val_dataloader.dataset.data_root={root}',
-        f'test_dataloader.dataset.data_root={root}',
-        'train_dataloader.batch_size=8', 'train_dataloader.num_workers=0',
-        'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
-        f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
-        'default_hooks.logger.interval=1',
-        f'default_hooks.checkpoint.interval={ckpt_every}',
-        f'default_hooks.checkpoint.max_keep_ckpts={keep}', *extra]
+    return ssld_demo_options(root, teacher, iters, ckpt_every, keep, extra)
 
 
 def env():

@@ -14,6 +14,7 @@ from helpers import (
     logged_losses,
     run_tool,
 )
+from helpers.ssld import ssld_demo_options
 from mmengine.config import Config
 
 from kd_plugins.registry import MODELS
@@ -24,18 +25,7 @@ SSLD_CFG = 'configs/ssld/ssld_r18w4_r18w16_mnist5k.py'
 
 
 def ssld_options(root, ckpt, iters, ckpt_every):
-    return [
-        '--cfg-options', f'model.teacher_ckpt={ckpt}',
-        f'train_dataloader.dataset.labeled.data_root={root}',
-        f'train_dataloader.dataset.unlabeled.data_root={root}',
-        f'val_dataloader.dataset.data_root={root}',
-        f'test_dataloader.dataset.data_root={root}',
-        'train_dataloader.batch_size=8', 'train_dataloader.num_workers=0',
-        'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
-        f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
-        'default_hooks.logger.interval=1',
-        f'default_hooks.checkpoint.interval={ckpt_every}',
-        'default_hooks.checkpoint.max_keep_ckpts=5']
+    return ssld_demo_options(root, ckpt, iters, ckpt_every, keep=5)
 
 
 @pytest.fixture(scope='module')
