@@ -3,7 +3,10 @@ and its one loader, the normalisation bridge, connectors, the feature loss,
 feature taps, checkpoint and distributed helpers, the hooks every config
 turns on (``hooks``), and the small CIFAR-style ResNet of the embedded
 configs. Nothing here imports a method (``kd_plugins.methods``)."""
-from . import collate  # noqa: F401  (registers the collate function)
+from . import (
+                         collate,  # noqa: F401  (registers the collate function)
+                         teacher_cache,  # noqa: F401  (registers its dataset, sampler)
+)
 from .checkpoint import (
                          KeyMismatch,
                          compare_keys,

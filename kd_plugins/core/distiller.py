@@ -15,8 +15,10 @@ The split follows mmrazor's algorithm/distiller idea in one small class:
 - Subclasses implement :meth:`loss` only. ``predict`` evaluates the student,
   so mmpretrain's val loop and metrics work unchanged.
 """
+from contextlib import nullcontext
 from typing import Dict, List, Optional, Union
 
+import torch
 import torch.nn as nn
 from mmengine.model import BaseModel
 from mmengine.registry import DefaultScope
@@ -30,7 +32,26 @@ from kd_plugins.core.teacher import (
     TeacherHolder,
     build_frozen_teacher,
 )
+from kd_plugins.core.teacher_cache.store import read_manifest
+from kd_plugins.core.teacher_cache.targets import CachedTargets
 from kd_plugins.registry import MODELS
+
+
+def open_teacher_cache(algorithm: nn.Module, cache: str) -> dict:
+    """The manifest of the teacher cache an algorithm trains from, checked
+    to be one of this method's."""
+    name = type(algorithm).__name__
+    if not isinstance(algorithm, CachedTargets):
+        raise ValueError(
+            f'{name} cannot train from a teacher cache (model.teacher_cache'
+            f'={cache!r}); SSLD, KDEP, SEED and SimDis (offline) can. The '
+            'README, "Teacher cache", says why. Unset model.teacher_cache.')
+    manifest = read_manifest(cache)
+    if manifest['method'] != name:
+        raise ValueError(
+            f'teacher cache {cache!r} holds {manifest["method"]} targets, '
+            f'not {name} ones; write a cache with this config.')
+    return manifest
 
 
 def build_data_preprocessor(cfg: Union[dict, nn.Module, None],
@@ -47,7 +68,7 @@ def build_data_preprocessor(cfg: Union[dict, nn.Module, None],
     return MODELS.build(cfg)
 
 
-def _num_classes(model: nn.Module) -> Optional[int]:
+def num_classes_of(model: nn.Module) -> Optional[int]:
     """Classes of an mmpretrain classifier's head, or of the timm network
     inside mmpretrain's ``TimmClassifier``; None for other networks."""
     head = getattr(model, 'head', None)
@@ -71,6 +92,10 @@ class BaseDistiller(TeacherHolder, BaseModel):
             prefix (e.g. ``'student.'`` for a distilled network).
         teacher_ckpt_map: instead of a prefix, a named layout (``'moco'``)
             or a dict of checkpoint prefix -> teacher prefix.
+        teacher_cache: a folder written by ``tools/cache_teacher.py``: the
+            teacher is not built, its targets are read from the cache
+            (methods that implement
+            :class:`~kd_plugins.core.teacher_cache.CachedTargets`).
         data_preprocessor: mmpretrain data preprocessor config; the same
             normalised batch feeds the student and the teacher, unless the
             teacher config declares its own ``data_preprocessor`` (then
@@ -88,27 +113,38 @@ class BaseDistiller(TeacherHolder, BaseModel):
                  teacher_ckpt_prefix: str = '',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
-                 teacher_ckpt_map: KeyMap = None) -> None:
+                 teacher_ckpt_map: KeyMap = None,
+                 teacher_cache: Optional[str] = None) -> None:
         super().__init__(
             data_preprocessor=build_data_preprocessor(data_preprocessor),
             init_cfg=init_cfg)
+        self.teacher_cache = teacher_cache
         # mmpretrain's classifiers build their parts from mmpretrain's
         # registry; in our scope they also find ours (SEEDHead, CIFARResNet)
         # from a config of any scope.
         with DefaultScope.overwrite_default_scope('kd_plugins'):
             self.student = student if isinstance(student, nn.Module) \
                 else MODELS.build(dict(student))
-            self._hold_teacher(self.build_teacher(
-                teacher, teacher_ckpt, teacher_bn_mode, teacher_ckpt_prefix,
-                teacher_ckpt_map))
+            if teacher_cache is None:
+                self._hold_teacher(self.build_teacher(
+                    teacher, teacher_ckpt, teacher_bn_mode,
+                    teacher_ckpt_prefix, teacher_ckpt_map))
+            else:
+                self._hold_teacher(None)
+                self.cache_manifest = open_teacher_cache(self, teacher_cache)
 
     def build_teacher(self, teacher: Union[dict, nn.Module],
                       teacher_ckpt: Optional[str],
                       bn_mode: BNMode = 'eval', ckpt_prefix: str = '',
                       ckpt_map: KeyMap = None) -> FrozenTeacher:
         """One frozen teacher through the one teacher path, its input
-        derived from this algorithm's data preprocessor."""
-        with DefaultScope.overwrite_default_scope('kd_plugins'):
+        derived from this algorithm's data preprocessor. An algorithm that
+        can train from a teacher cache builds it without drawing from the
+        random generator, so that the student starts the same with a live
+        teacher and with a cache."""
+        keep_rng = torch.random.fork_rng(devices=[]) \
+            if isinstance(self, CachedTargets) else nullcontext()
+        with DefaultScope.overwrite_default_scope('kd_plugins'), keep_rng:
             return build_frozen_teacher(
                 teacher, teacher_ckpt, bn_mode, ckpt_prefix, ckpt_map,
                 self.TEACHER_FROM,
@@ -120,7 +156,7 @@ class BaseDistiller(TeacherHolder, BaseModel):
         """Raise if a logits loss would compare different class counts
         (``teacher``: default the algorithm's teacher)."""
         t_net = (teacher or self.teacher).model
-        n_s, n_t = _num_classes(self.student), _num_classes(t_net)
+        n_s, n_t = num_classes_of(self.student), num_classes_of(t_net)
         if n_s is None or n_t is None:
             raise ValueError(
                 f'{loss_name} compares logits, so the student and {which} '
@@ -142,7 +178,7 @@ class BaseDistiller(TeacherHolder, BaseModel):
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
             return self.student(inputs, mode='tensor') \
-                if _num_classes(self.student) is not None \
+                if num_classes_of(self.student) is not None \
                 else self.student(inputs)
         raise RuntimeError(f'Invalid mode "{mode}".')
 

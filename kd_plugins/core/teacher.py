@@ -228,14 +228,22 @@ class TeacherHolder:
     ``model.to(device)`` and ``model.cuda()`` still move it.
     """
 
-    def _hold_teacher(self, teacher: FrozenTeacher) -> None:
+    def _hold_teacher(self, teacher: Optional[FrozenTeacher]) -> None:
+        """Hold ``teacher``; None when the algorithm trains from a teacher
+        cache and builds no teacher."""
         object.__setattr__(self, '_teacher', teacher)
 
     @property
     def teacher(self) -> FrozenTeacher:
+        if self._teacher is None:
+            raise RuntimeError(
+                f'{type(self).__name__} trains from the teacher cache '
+                f'{getattr(self, "teacher_cache", None)!r} and has no '
+                'teacher; unset model.teacher_cache to run the teacher.')
         return self._teacher
 
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
-        self._teacher._apply(fn, *args, **kwargs)
+        if self._teacher is not None:
+            self._teacher._apply(fn, *args, **kwargs)
         return self

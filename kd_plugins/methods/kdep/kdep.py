@@ -21,21 +21,25 @@ DDP, or set ``find_unused_parameters``. With a backbone student there is
 nothing to validate: set ``val_cfg``/``val_dataloader``/``val_evaluator`` to
 None.
 """
-from typing import Dict, List, Optional, Union
+import os.path as osp
+from typing import Any, Dict, List, Optional, Union
 
+import torch
 import torch.nn as nn
 from torch import Tensor
 
-from kd_plugins.core.checkpoint import weights_sha256
+from kd_plugins.core.checkpoint import sha256_file, weights_sha256
 from kd_plugins.core.distiller import BaseDistiller
 from kd_plugins.core.teacher import BNMode, KeyMap
+from kd_plugins.core.teacher_cache import CachedTargets
+from kd_plugins.core.teacher_cache.store import canonical
 from kd_plugins.methods.kdep.pre_relu import backbone_of, penultimate_tap
 from kd_plugins.methods.kdep.svd_projection import SVDProjection
 from kd_plugins.registry import MODELS
 
 
 @MODELS.register_module()
-class KDEP(BaseDistiller):
+class KDEP(CachedTargets, BaseDistiller):
     """Pre-ReLU pooled feature distillation with a configurable alignment.
 
     Args:
@@ -58,6 +62,10 @@ class KDEP(BaseDistiller):
             paper's "1x1 conv, post-ReLU" baseline (Table 2). The teacher
             side is always pre-ReLU.
         teacher_ckpt_prefix / teacher_ckpt_map: see :class:`BaseDistiller`.
+        teacher_cache: train from a cache of the aligned teacher feature
+            (``align``'s teacher side, before ``transform``, so PTS
+            settings stay free) written by ``tools/cache_teacher.py``; no
+            teacher is built.
     """
 
     STUDENT_FEATURES = ('pre_relu', 'post_relu')
@@ -74,27 +82,38 @@ class KDEP(BaseDistiller):
                  student_feature: str = 'pre_relu',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
-                 teacher_ckpt_map: KeyMap = None) -> None:
+                 teacher_ckpt_map: KeyMap = None,
+                 teacher_cache: Optional[str] = None) -> None:
         if student_feature not in self.STUDENT_FEATURES:
             raise ValueError(
                 f'KDEP: student_feature={student_feature!r}; choose one of '
                 f'{self.STUDENT_FEATURES}.')
         self.student_feature = student_feature
+        self.align_cfg = dict(align)
         super().__init__(student, teacher, teacher_ckpt, teacher_bn_mode,
                          teacher_ckpt_prefix, data_preprocessor, init_cfg,
-                         teacher_ckpt_map=teacher_ckpt_map)
+                         teacher_ckpt_map=teacher_ckpt_map,
+                         teacher_cache=teacher_cache)
         self.student_feat = penultimate_tap(self.student, 'student')
-        self.teacher_feat = penultimate_tap(self.teacher.model, 'teacher')
         if student_feature == 'post_relu' and \
                 self.student_feat.activation is None:
             raise ValueError(
                 "KDEP: student_feature='post_relu' needs a student with a "
                 f'final activation; the student {self.student_feat} has '
                 "none. Use student_feature='pre_relu'.")
-        D_s, D_t = self.student_feat.channels, self.teacher_feat.channels
+        if self.from_cache:  # the teacher's facts, as the cache records
+            info = self.cache_manifest['info']
+            D_t, weights = info['teacher_channels'], info['teacher_weights']
+        else:
+            self.teacher_feat = penultimate_tap(self.teacher.model,
+                                                'teacher')
+            D_t = self.teacher_feat.channels
+            # a basis belongs to the teacher's weights, wherever they came
+            # from
+            weights = weights_sha256(self.teacher.model.state_dict())
+        self.teacher_weights = weights
+        D_s = self.student_feat.channels
         align = dict(align, student_channels=D_s, teacher_channels=D_t)
-        # a basis belongs to the teacher's weights, wherever they came from
-        weights = weights_sha256(self.teacher.model.state_dict())
         if 'basis' in align:
             align.setdefault('teacher_weights', weights)
         if MODELS.get(align.get('type')) is SVDProjection and \
@@ -112,17 +131,62 @@ class KDEP(BaseDistiller):
         self.transform = MODELS.build(transform) \
             if transform is not None else nn.Identity()
         self.distill_loss = MODELS.build(dict(loss))
+        if self.from_cache:
+            self.check_cache_manifest()
+
+    def teacher_feature(self, inputs: Tensor) -> Tensor:
+        """f_t: the teacher's pooled pre-ReLU feature, N x D_t."""
+        self.teacher.run(backbone_of(self.teacher.model),
+                         self.teacher.prepare(inputs))  # own normalisation
+        return self.teacher_feat.pop()  # N x D_t, no grad
 
     def loss(self, inputs: Tensor, data_samples: Optional[List] = None
              ) -> Dict[str, Tensor]:
         # Labels are deliberately ignored: feature supervision only.
-        self.teacher.run(backbone_of(self.teacher.model),
-                         self.teacher.prepare(inputs))  # own normalisation
-        f_t = self.teacher_feat.pop()  # N x D_t, no grad
+        if not self.from_cache:
+            f_t = self.teacher_feature(inputs)  # N x D_t
         backbone_of(self.student)(inputs)
         f_s = self.student_feat.pop() \
             if self.student_feature == 'pre_relu' \
             else self.student_feat.pop_post_activation()  # N x D_s
-        s, t = self.align(f_s, f_t)  # N x D, N x D
+        if self.from_cache:
+            # align's student side; its teacher side is in the cache
+            s = self.align(f_s, f_s.new_zeros(
+                f_s.shape[0], self.align.teacher_channels))[0]
+            t = self.cached_targets(data_samples, f_s.device)['target']
+        else:
+            s, t = self.align(f_s, f_t)  # N x D, N x D
         t = self.transform(t)  # N x D
         return dict(loss_kdep=self.distill_loss(s, t))
+
+    # ------------------------------------------------------- teacher cache
+    # A connector joins the two sides independently (1x1 conv on the
+    # student, SVD projection on the teacher), so the cache holds
+    # align(_, f_t)[1] and training computes align(f_s, _)[0].
+    def teacher_targets(self, inputs: Tensor) -> Dict[str, Tensor]:
+        f_t = self.teacher_feature(inputs)
+        dummy = f_t.new_zeros(f_t.shape[0], self.align.student_channels)
+        return dict(target=self.align(dummy, f_t)[1])
+
+    def _aligned_dim(self) -> int:
+        """Width of align's teacher side (D_s for SVD, D_t for a conv)."""
+        with torch.no_grad():
+            return int(self.align(
+                torch.zeros(1, self.align.student_channels),
+                torch.zeros(1, self.align.teacher_channels))[1].shape[1])
+
+    def cache_fields(self) -> Dict[str, Dict[str, Any]]:
+        return dict(target=dict(dtype=self.cache_dtype,
+                                shape=[self._aligned_dim()]))
+
+    def cache_info(self) -> Dict[str, Any]:
+        return dict(teacher_channels=self.teacher_feat.channels,
+                    teacher_weights=self.teacher_weights)
+
+    def cache_settings(self) -> Dict[str, Any]:
+        align = {k: v for k, v in self.align_cfg.items()
+                 if k not in ('basis', 'teacher_weights')}
+        basis = self.align_cfg.get('basis')
+        return dict(align=canonical(align), basis=(
+            'sha256:' + sha256_file(basis) if basis and osp.isfile(basis)
+            else basis))

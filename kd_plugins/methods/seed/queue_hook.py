@@ -9,11 +9,13 @@
 2. ``warm_fill=True`` and a queue that was never written
    (``num_enqueued == 0``, so never after a resume): the teacher embeds K
    training images, K / world on each process, and the gathered rows replace
-   the random start. Process r embeds dataset items
-   ``r * K/W ... (r+1) * K/W - 1`` (cycling when the dataset is smaller), so
-   the filled queue holds items 0..K-1 in order whatever the world size. The
-   items go through the training pipeline, so they are augmented views like
-   the ones the queue receives during training.
+   the random start (from a teacher cache: the cached embeddings of those
+   images' first-epoch views, the views a live teacher would embed here).
+   Process r embeds dataset items ``r * K/W ... (r+1) * K/W - 1`` (cycling
+   when the dataset is smaller), so the filled queue holds items 0..K-1 in
+   order whatever the world size. The items go through the training
+   pipeline, so they are augmented views like the ones the queue receives
+   during training.
 
 The official SEED code starts from random unit vectors (``warm_fill=False``
 reproduces that).
@@ -92,7 +94,7 @@ class SEEDQueueHook(Hook):
         embeddings = []
         for data in fill_loader:
             data = model.data_preprocessor(data, False)
-            embeddings.append(model.teacher_embed(data['inputs']))  # b x D
+            embeddings.append(model.queue_fill_embeddings(data))  # b x D
             if bar is not None:
                 bar.update()
         if bar is not None:

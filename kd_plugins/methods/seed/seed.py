@@ -14,7 +14,7 @@ Teacher and student are mmpretrain ``ImageClassifier`` s whose head is a
 embedding). The student's backbone sits under ``student.backbone.*`` (what
 ``tools/export_backbone.py`` exports); the queue under ``queue.*``.
 """
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -23,6 +23,7 @@ from torch import Tensor
 
 from kd_plugins.core.distiller import BaseDistiller
 from kd_plugins.core.teacher import BNMode, KeyMap
+from kd_plugins.core.teacher_cache import CachedTargets
 from kd_plugins.registry import MODELS
 
 
@@ -32,7 +33,7 @@ def _embedding_dim(model: nn.Module) -> Optional[int]:
 
 
 @MODELS.register_module()
-class SEED(BaseDistiller):
+class SEED(CachedTargets, BaseDistiller):
     """Similarity-distribution distillation of a self-supervised teacher.
 
     Args:
@@ -48,6 +49,9 @@ class SEED(BaseDistiller):
         queue: ``SEEDQueue`` config (paper: K=65536, dim=128).
         loss: ``SEEDLoss`` config (paper: tau_t=0.01, tau_s=0.2).
         teacher_bn_mode: ``'eval'`` (paper's pseudo-code: ``T.eval()``).
+        teacher_cache: train from a cache of the teacher's normalised
+            embeddings written by ``tools/cache_teacher.py`` (the queue is
+            filled from them); no teacher is built.
     """
 
     TEACHER_FROM = ('a self-supervised MoCo-v2 model; for the embedded data '
@@ -63,20 +67,24 @@ class SEED(BaseDistiller):
                  teacher_bn_mode: BNMode = 'eval',
                  teacher_ckpt_prefix: str = '',
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 teacher_cache: Optional[str] = None) -> None:
         super().__init__(student, teacher, teacher_ckpt, teacher_bn_mode,
                          teacher_ckpt_prefix, data_preprocessor, init_cfg,
-                         teacher_ckpt_map=teacher_ckpt_map)
+                         teacher_ckpt_map=teacher_ckpt_map,
+                         teacher_cache=teacher_cache)
         self.queue = MODELS.build(dict(queue))
         self.distill_loss = MODELS.build(dict(loss))
-        self._check_dims()
+        if self.from_cache:
+            self.check_cache_manifest()
+        else:
+            self._check_dims(_embedding_dim(self.teacher.model))
         # set by train_step: enqueue after the update (see train_step)
         self._enqueue_after_update = False
         self._pending_keys: Optional[Tensor] = None
 
-    def _check_dims(self) -> None:
+    def _check_dims(self, d_t: Optional[int]) -> None:
         d_s = _embedding_dim(self.student)
-        d_t = _embedding_dim(self.teacher.model)
         if d_t is not None and d_t != self.queue.dim:
             raise ValueError(
                 f'SEED: the teacher head gives {d_t}-d embeddings but the '
@@ -103,10 +111,19 @@ class SEED(BaseDistiller):
         self.queue.fill(teacher_embeddings)
 
     # ------------------------------------------------------------------ loss
+    def queue_fill_embeddings(self, data: dict) -> Tensor:
+        """z_T of a preprocessed batch, for the queue's warm fill: the
+        teacher's, or the cache's."""
+        if self.from_cache:
+            return self.cached_targets(data['data_samples'],
+                                       data['inputs'].device)['embedding']
+        return self.teacher_embed(data['inputs'])
+
     def loss(self, inputs: Tensor, data_samples: Optional[List] = None
              ) -> Dict[str, Tensor]:
         # Labels are never used: SEED is self-supervised.
-        z_t = self.teacher_embed(inputs)  # B x D
+        z_t = self.cached_targets(data_samples, inputs.device)['embedding'] \
+            if self.from_cache else self.teacher_embed(inputs)  # B x D
         z_s = self.student_embed(inputs)  # B x D
         if self._enqueue_after_update:
             # train_step enqueues after the backward (the paper's order), so
@@ -135,6 +152,25 @@ class SEED(BaseDistiller):
         if keys is not None:
             self.queue.enqueue(keys)  # gathered over processes, FIFO
         return log_vars
+
+    # ------------------------------------------------------- teacher cache
+    def teacher_targets(self, inputs: Tensor) -> Dict[str, Tensor]:
+        return dict(embedding=self.teacher_embed(inputs))
+
+    def cache_fields(self) -> Dict[str, Dict[str, Any]]:
+        return dict(embedding=dict(dtype=self.cache_dtype,
+                                   shape=[self.queue.dim]))
+
+    def cache_info(self) -> Dict[str, Any]:
+        return dict(dim=_embedding_dim(self.teacher.model))
+
+    def use_cache_info(self, info: Dict[str, Any]) -> None:
+        self._check_dims(info['dim'])
+
+    def decode_targets(self, arrays: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        # unit length again after the float16 rounding
+        return dict(embedding=F.normalize(arrays['embedding'].float(),
+                                          dim=1))
 
     def predict(self, inputs: Tensor, data_samples: Optional[List] = None):
         raise RuntimeError(

@@ -17,9 +17,11 @@ Loss = mean over the selected views of the student's view losses
 (``loss_student``); preset ``'SimDis-Off'`` = BYOL (S^-v') + the teacher's
 EMA projection of the other view (T^-v'), the official 2-view setting.
 """
-from typing import Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
+import torch
 import torch.nn as nn
+from mmengine.registry import DefaultScope
 from torch import Tensor
 
 from kd_plugins.core.teacher import (
@@ -29,11 +31,14 @@ from kd_plugins.core.teacher import (
     TeacherHolder,
     build_frozen_teacher,
 )
+from kd_plugins.core.teacher_cache import CachedTargets
+from kd_plugins.core.teacher_cache.store import read_manifest
 from kd_plugins.methods.simdis.base import SimDisBase
 from kd_plugins.methods.simdis.byol_pair import (
     check_byol,
     online_encoder,
     project,
+    projection_dim,
     target_encoder,
 )
 from kd_plugins.methods.simdis.views import needs
@@ -41,7 +46,7 @@ from kd_plugins.registry import MODELS
 
 
 @MODELS.register_module()
-class SimDis(TeacherHolder, SimDisBase):
+class SimDis(CachedTargets, TeacherHolder, SimDisBase):
     """Offline SimDis.
 
     Args:
@@ -62,7 +67,13 @@ class SimDis(TeacherHolder, SimDisBase):
             teacher prefix (see :mod:`kd_plugins.core.teacher_layouts`).
         predictor: config of each extra student predictor (default: the
             student's ``head.predictor``).
+        teacher_cache: train from a cache of the teacher pair's projections
+            of both views (each selected teacher source) written by
+            ``tools/cache_teacher.py``; no teacher is built.
     """
+
+    #: teacher sources a view can read, and their encoders
+    SOURCES = dict(teacher_online=online_encoder, teacher_ema=target_encoder)
 
     def __init__(self, student: Union[dict, nn.Module],
                  teacher: Union[dict, nn.Module],
@@ -73,35 +84,88 @@ class SimDis(TeacherHolder, SimDisBase):
                  predictor: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
-                 teacher_ckpt_map: KeyMap = None) -> None:
+                 teacher_ckpt_map: KeyMap = None,
+                 teacher_cache: Optional[str] = None) -> None:
         super().__init__(student, targets, predictor, data_preprocessor,
                          init_cfg)
+        self.teacher_cache = teacher_cache
+        if teacher_cache is not None:
+            self._hold_teacher(None)
+            self.cache_manifest = read_manifest(teacher_cache)
+            if self.cache_manifest['method'] != type(self).__name__:
+                raise ValueError(
+                    f'teacher cache {teacher_cache!r} holds '
+                    f'{self.cache_manifest["method"]} targets, not SimDis '
+                    'ones; write a cache with this config.')
+            self.check_cache_manifest()
+            return
         own = None  # the teacher's own normalisation, if it declares one
         if not isinstance(teacher, nn.Module):
             teacher = dict(teacher)
             own = teacher.pop('data_preprocessor', None)
-        net = check_byol(teacher if isinstance(teacher, nn.Module)
-                         else MODELS.build(teacher), 'teacher')
-        self._check_dims(net)
-        self._hold_teacher(build_frozen_teacher(
-            net, teacher_ckpt, teacher_bn_mode, teacher_ckpt_prefix,
-            teacher_ckpt_map, student_preprocessor=self.data_preprocessor,
-            teacher_preprocessor=own))
+        # built without drawing random numbers: the student starts the same
+        # with a live teacher and with a cache
+        with torch.random.fork_rng(devices=[]), \
+                DefaultScope.overwrite_default_scope('kd_plugins'):
+            net = check_byol(teacher if isinstance(teacher, nn.Module)
+                             else MODELS.build(teacher), 'teacher')
+            self._check_dims(net)
+            self._hold_teacher(build_frozen_teacher(
+                net, teacher_ckpt, teacher_bn_mode, teacher_ckpt_prefix,
+                teacher_ckpt_map,
+                student_preprocessor=self.data_preprocessor,
+                teacher_preprocessor=own))
+
+    def _sources(self):
+        return [name for name in self.SOURCES if needs(self.targets, name)]
 
     def loss(self, inputs, data_samples=None) -> Dict[str, Tensor]:
         self._warn_if_no_ema()
         v1, v2 = self._views(inputs)
+        if self.from_cache:
+            cached = self.cached_targets(data_samples, v1.device)
+            pairs = {name: (cached[name][:, 0], cached[name][:, 1])
+                     for name in self._sources()}
+        else:
+            pairs = self.teacher_pairs(v1, v2)
+        return self.student_losses(v1, v2, pairs.get('teacher_online'),
+                                   pairs.get('teacher_ema'))
+
+    def teacher_pairs(self, v1: Tensor, v2: Tensor):
+        """Each selected teacher source's projections of (v1, v2)."""
         byol = self.teacher.model
-        t_online = t_ema = None
-        if needs(self.targets, 'teacher_online'):
-            enc = online_encoder(byol)
-            t_online = (project_frozen(self.teacher, enc, v1),
-                        project_frozen(self.teacher, enc, v2))
-        if needs(self.targets, 'teacher_ema'):
-            enc = target_encoder(byol)
-            t_ema = (project_frozen(self.teacher, enc, v1),
-                     project_frozen(self.teacher, enc, v2))
-        return self.student_losses(v1, v2, t_online, t_ema)
+        pairs = {}
+        for name in self._sources():
+            enc = self.SOURCES[name](byol)
+            pairs[name] = (project_frozen(self.teacher, enc, v1),
+                           project_frozen(self.teacher, enc, v2))
+        return pairs
+
+    # ------------------------------------------------------- teacher cache
+    def teacher_targets(self, inputs) -> Dict[str, Tensor]:
+        v1, v2 = self._views(inputs)
+        return {name: torch.stack(pair, dim=1)  # N x 2 x D
+                for name, pair in self.teacher_pairs(v1, v2).items()}
+
+    def cache_fields(self) -> Dict[str, Dict[str, Any]]:
+        dim = projection_dim(self.student)
+        return {name: dict(dtype=self.cache_dtype, shape=[2, dim])
+                for name in self._sources()}
+
+    def cache_settings(self) -> Dict[str, Any]:
+        return dict(sources=self._sources())
+
+    def cache_info(self) -> Dict[str, Any]:
+        return dict(dim=projection_dim(self.teacher.model))
+
+    def use_cache_info(self, info: Dict[str, Any]) -> None:
+        d_s = projection_dim(self.student)
+        if d_s != info['dim']:
+            raise ValueError(
+                f'the student projects to {d_s} dimensions but the cached '
+                f'teacher to {info["dim"]}; set the student neck '
+                f'out_channels={info["dim"]} (and its predictor in/out '
+                'channels alike).')
 
 
 def project_frozen(teacher: FrozenTeacher, encoder: nn.Module,

@@ -12,14 +12,21 @@ label is the mean of the teachers' softmax, p_t = (1/K) sum_k softmax(z_k)
 built, loaded and checked by the one teacher path, with its own checkpoint,
 BN mode and, when its config declares one, its own input normalisation.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn as nn
 from torch import Tensor
 
-from kd_plugins.core.distiller import BaseDistiller
+from kd_plugins.core.distiller import BaseDistiller, num_classes_of
 from kd_plugins.core.teacher import BNMode, FrozenTeacher, KeyMap
+from kd_plugins.core.teacher_cache import CachedTargets
+from kd_plugins.methods.ssld.cache import (
+    index_dtype,
+    topk_decode,
+    topk_encode,
+)
 from kd_plugins.methods.ssld.jsd_loss import teacher_probs
 from kd_plugins.registry import MODELS
 
@@ -75,7 +82,7 @@ def teacher_entries(teacher, teacher_ckpt, bn_mode, ckpt_prefix,
 
 
 @MODELS.register_module()
-class SSLD(BaseDistiller):
+class SSLD(CachedTargets, BaseDistiller):
     """Soft-label-only distillation of a classifier.
 
     Args:
@@ -89,7 +96,13 @@ class SSLD(BaseDistiller):
             ckpt_map=...)``: the soft label is the mean of their softmax.
         teacher_ckpt_map: see :class:`BaseDistiller` (one teacher; each of
             ``teachers`` has its own ``ckpt_map``).
+        teacher_cache: train from a cache of the soft labels (top-k
+            probabilities) written by ``tools/cache_teacher.py``; no
+            teacher is built.
     """
+
+    #: default k of the cached top-k probabilities (``--topk``)
+    CACHE_TOPK = 10
 
     def __init__(self,
                  student: Union[dict, nn.Module],
@@ -101,7 +114,8 @@ class SSLD(BaseDistiller):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
                  teachers: Optional[Sequence[dict]] = None,
-                 teacher_ckpt_map: KeyMap = None) -> None:
+                 teacher_ckpt_map: KeyMap = None,
+                 teacher_cache: Optional[str] = None) -> None:
         entries = teacher_entries(teacher, teacher_ckpt, teacher_bn_mode,
                                   teacher_ckpt_prefix, teachers,
                                   teacher_ckpt_map)
@@ -109,7 +123,14 @@ class SSLD(BaseDistiller):
         super().__init__(student, first['model'], first['ckpt'],
                          first['bn_mode'], first['ckpt_prefix'],
                          data_preprocessor, init_cfg,
-                         teacher_ckpt_map=first['ckpt_map'])
+                         teacher_ckpt_map=first['ckpt_map'],
+                         teacher_cache=teacher_cache)
+        self.distill_loss = MODELS.build(dict(loss))
+        self.cache_topk = self.CACHE_TOPK
+        if self.from_cache:
+            object.__setattr__(self, '_more_teachers', ())
+            self.check_cache_manifest()
+            return
         # The other teachers, held outside the module tree like the first
         # (not in parameters(), state_dict(), the optimizer or DDP).
         object.__setattr__(self, '_more_teachers', tuple(
@@ -119,7 +140,6 @@ class SSLD(BaseDistiller):
         for i, t in enumerate(self.teachers):
             self.check_same_classes(
                 'SSLD', t, f'teachers[{i}]' if teachers else 'the teacher')
-        self.distill_loss = MODELS.build(dict(loss))
 
     @property
     def teachers(self) -> Tuple[FrozenTeacher, ...]:
@@ -148,6 +168,58 @@ class SSLD(BaseDistiller):
              ) -> Dict[str, Tensor]:
         # Labels in data_samples are deliberately ignored (paper, Sec. 3.1).
         student_logits = self.student(inputs, mode='tensor')  # N x C
-        teacher_logits = self.teacher_logits(inputs)  # N x C, or K of them
+        if self.from_cache:
+            # log p_t from the cached top-k: valid logits of p_t
+            teacher_logits = self.cached_targets(
+                data_samples, inputs.device)['log_probs']  # N x C
+        else:
+            teacher_logits = self.teacher_logits(inputs)  # N x C, or K
         return dict(loss_ssld=self.distill_loss(student_logits,
                                                 teacher_logits))
+
+    # ------------------------------------------------------- teacher cache
+    def configure_cache(self, topk: Optional[int] = None, **others
+                        ) -> Dict[str, Any]:
+        super().configure_cache(**others)
+        classes = num_classes_of(self.teacher.model)
+        k = self.CACHE_TOPK if topk is None else int(topk)
+        if not 1 <= k:
+            raise ValueError(f'SSLD: --topk must be at least 1, got {k}.')
+        self.cache_topk = min(k, classes)
+        return dict(topk=self.cache_topk)
+
+    def cache_info(self) -> Dict[str, Any]:
+        return dict(num_classes=num_classes_of(self.teacher.model))
+
+    def use_cache_info(self, info: Dict[str, Any]) -> None:
+        n_s, n_t = num_classes_of(self.student), info['num_classes']
+        if n_s != n_t:
+            raise ValueError(
+                f'SSLD compares logits, but the student head has {n_s} '
+                f'classes and the cached teacher {n_t}. Set '
+                f'model.student.head.num_classes={n_t}.')
+        self.cache_topk = int(self.cache_manifest['settings']['topk'])
+
+    def cache_fields(self) -> Dict[str, Dict[str, Any]]:
+        classes = num_classes_of(self.teacher.model)
+        return dict(prob_values=dict(dtype=self.cache_dtype,
+                                     shape=[self.cache_topk]),
+                    prob_index=dict(dtype=index_dtype(classes),
+                                    shape=[self.cache_topk]))
+
+    def teacher_targets(self, inputs: Tensor) -> Dict[str, Tensor]:
+        return topk_encode(self.soft_label(inputs), self.cache_topk)
+
+    def encode_targets(self, targets: Dict[str, Tensor]
+                       ) -> Dict[str, np.ndarray]:
+        classes = num_classes_of(self.teacher.model)
+        return dict(
+            prob_values=targets['prob_values'].cpu().numpy().astype(
+                self.cache_dtype),
+            prob_index=targets['prob_index'].cpu().numpy().astype(
+                index_dtype(classes)))
+
+    def decode_targets(self, arrays: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        return dict(log_probs=topk_decode(
+            arrays['prob_values'], arrays['prob_index'],
+            int(self.cache_manifest['info']['num_classes'])))
