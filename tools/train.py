@@ -18,6 +18,7 @@ from kd_plugins.cli import (
     load_config,
     resolve_resume,
 )
+from kd_plugins.core.teacher_cache import apply_teacher_cache
 
 
 def parse_args():
@@ -62,6 +63,8 @@ def merge_args(cfg, args):
     # after the overrides, so that num_workers=0 turns persistence off
     apply_dataloader_defaults(cfg, args, not args.no_persistent_workers)
     resolve_resume(cfg)  # the newest checkpoint that loads, said so
+    # model.teacher_cache=DIR: checked, and the data replays its views
+    apply_teacher_cache(cfg)
     return cfg
 
 
