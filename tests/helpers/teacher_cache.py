@@ -1,20 +1,24 @@
-"""Teacher-cache runs: a shipped MNIST-5k config on the small split, its
-cache written, and losses of a short run from the cache or the live
-teacher over the same views."""
+"""Teacher-cache runs: a shipped MNIST-5k config on the small split, with
+random teacher files, and its cache written in-process."""
 import os.path as osp
-from copy import deepcopy
-from typing import List
 
+import torch
 from mmengine.config import Config
-from mmengine.hooks import Hook
 
-from . import ROOT
+from . import ROOT, save_random_weights
+
+CONFIGS = dict(
+    SSLD='configs/ssld/ssld_r18w8_r18w16_mnist5k.py',
+    KDEP='configs/kdep/kdep_r18w8_r18w16_mnist5k.py',
+    SEED='configs/seed/seed_r18w8_mocov2r18w16_mnist5k.py',
+    SimDis='configs/simdis/simdis_off_r18w8_mnist5k.py')
 
 
 def small_config(config: str, root: str, work_dir: str, iters: int = 6,
                  batch: int = 8, **model) -> Config:
-    """``config`` on the small split at ``root``, ``iters`` steps of
-    ``batch`` images, no validation, no checkpoints, model overrides."""
+    """``config`` on the small split at ``root``: ``iters`` steps of
+    ``batch`` images in the main process, no validation, no checkpoints,
+    the model overrides ``model``."""
     cfg = Config.fromfile(osp.join(ROOT, config))
     cfg.work_dir = work_dir
     loader = cfg.train_dataloader
@@ -31,48 +35,69 @@ def small_config(config: str, root: str, work_dir: str, iters: int = 6,
     point(loader.dataset)
     cfg.model.update(model)
     cfg.train_cfg.max_iters = iters
-    cfg.train_cfg.val_interval = iters + 1
-    for key in ('val_dataloader', 'val_cfg', 'val_evaluator',
-                'test_dataloader', 'test_cfg', 'test_evaluator'):
-        cfg[key] = None
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
-                                        interval=10 ** 6)
-    cfg.default_hooks.logger.interval = 1
-    cfg.param_scheduler = []
-    cfg.log_level = 'WARNING'
     return cfg
 
 
-class LossRecorder(Hook):
-    """Every step's loss terms, as floats."""
-
-    def __init__(self) -> None:
-        self.steps: List[dict] = []
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
-                         outputs=None) -> None:
-        self.steps.append({k: float(v) for k, v in outputs.items()
-                           if k.startswith('loss')})
-
-
-def run_losses(cfg: Config, live: bool = False) -> List[dict]:
-    """Train ``cfg`` (from its ``model.teacher_cache``, or with
-    ``live=True`` over the cache's views with the live teacher) and
-    return each step's losses."""
-    from mmengine.runner import Runner
-
-    from kd_plugins.core.teacher_cache import apply_teacher_cache
-    cfg = deepcopy(cfg)
-    apply_teacher_cache(cfg, live=live)
-    runner = Runner.from_cfg(cfg)
-    recorder = LossRecorder()
-    runner.register_hook(recorder)
-    runner.train()
-    return recorder.steps
+def sharpen(ckpt: str, scale: float = 30.0) -> str:
+    """Scale a random classifier's last layer, so that its softmax is far
+    from uniform (a random network's is nearly flat)."""
+    state = torch.load(ckpt)
+    for k in state['state_dict']:
+        if k.startswith('head.fc.'):
+            state['state_dict'][k] = state['state_dict'][k] * scale
+    torch.save(state, ckpt)
+    return ckpt
 
 
-def max_rel_diff(a: List[dict], b: List[dict]) -> float:
-    """Largest |a - b| / |b| over steps and loss terms."""
-    assert len(a) == len(b) and a, (len(a), len(b))
-    return max(abs(x[k] - y[k]) / max(abs(y[k]), 1e-12)
-               for x, y in zip(a, b) for k in y)
+def method_setup(method: str, tmp, root: str, iters: int = 6) -> Config:
+    """The method's embedded config on the small split with a random
+    teacher file (and, for KDEP, a basis of it; for SEED a 32-row
+    queue)."""
+    cfg = Config.fromfile(osp.join(ROOT, CONFIGS[method]))
+    ckpt = str(tmp / f'{method}_teacher.pth')
+    extra = {}
+    if method == 'SEED':
+        from .seed import moco_checkpoint
+        moco_checkpoint(ckpt, width=16, out=128)
+        extra['queue'] = dict(type='SEEDQueue', K=32, dim=128)
+    else:
+        save_random_weights(cfg.model.teacher, ckpt)
+    if method == 'SSLD':
+        sharpen(ckpt)
+    if method == 'KDEP':
+        extra['align'] = dict(type='SVDProjection',
+                              basis=kdep_basis(cfg.model.teacher, ckpt, tmp))
+    return small_config(CONFIGS[method], root, str(tmp / f'{method}_wd'),
+                        iters=iters, teacher_ckpt=ckpt, **extra)
+
+
+def kdep_basis(teacher: dict, ckpt: str, tmp) -> str:
+    """A basis of the teacher's pre-ReLU features on random digits."""
+    from kd_plugins.core.checkpoint import weights_sha256
+    from kd_plugins.methods.kdep import PreReLUTap, StreamingBasis, save_basis
+    from kd_plugins.registry import MODELS
+    net = MODELS.build(dict(teacher))
+    net.load_state_dict(torch.load(ckpt)['state_dict'])
+    net.eval()
+    tap = PreReLUTap(net, 'teacher')
+    torch.manual_seed(0)
+    with torch.no_grad():
+        net.backbone(torch.randn(200, 3, 28, 28))
+    acc = StreamingBasis(tap.channels)
+    acc.update(tap.pop())
+    path = str(tmp / 'basis.pth')
+    save_basis(path, acc.solve(), acc.n, tap.layer, 'teacher',
+               weights_sha256(net.state_dict()), ckpt)
+    return path
+
+
+def files_of(folder: str) -> dict:
+    """Relative path -> bytes of every file under ``folder``."""
+    import os
+    out = {}
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            path = osp.join(dirpath, name)
+            with open(path, 'rb') as f:
+                out[osp.relpath(path, folder)] = f.read()
+    return out

@@ -135,7 +135,10 @@ def apply_teacher_cache(cfg, live: bool = False) -> Optional[str]:
                           sampler=deepcopy(loader.get(
                               'sampler', dict(type='DefaultSampler',
                                               shuffle=True))),
-                          cache_epochs=manifest['epochs'])
+                          cache_epochs=manifest['epochs'],
+                          # the order the cache was written in, whatever
+                          # the run's own seed: the same batches
+                          seed=manifest['order_seed'])
     print_log(f'teacher cache: {"the views of" if live else "training from"} '
               f'{cache} ({manifest["method"]}, '
               f'{manifest["epochs"]} epochs of {manifest["dataset_size"]} '

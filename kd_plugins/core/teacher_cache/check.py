@@ -45,6 +45,11 @@ def short_run(cfg, iters: int, work_dir: str):
     cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
                         if h.get('type') != 'SSKDStageHook']
     cfg.log_level = 'WARNING'
+    if not cfg.train_dataloader.get('num_workers'):
+        cfg.train_dataloader.persistent_workers = False
+    if (cfg.get('randomness') or {}).get('seed') is None:
+        # both runs must start from the same student
+        cfg.randomness = dict(cfg.get('randomness') or {}, seed=0)
     return cfg
 
 

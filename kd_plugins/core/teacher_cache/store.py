@@ -55,6 +55,10 @@ def differences(ours: Any, theirs: Any, path: str = '') -> List[str]:
             else:
                 out += differences(ours[k], theirs[k], sub)
         return out
+    if isinstance(ours, list) and isinstance(theirs, list) and \
+            len(ours) == len(theirs):
+        return [d for i, (a, b) in enumerate(zip(ours, theirs))
+                for d in differences(a, b, f'{path}.{i}')]
     if ours != theirs:
         return [f'{path}: {ours!r} (cache) vs {theirs!r} (this run)']
     return []
