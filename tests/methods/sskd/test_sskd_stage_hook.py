@@ -233,3 +233,36 @@ def test_plateau_stage_cap(tmp_path):
 def test_epochs_at_min_lr_is_checked():
     with pytest.raises(ValueError, match='epochs_at_min_lr'):
         SSKDStageHook(schedule='plateau', epochs_at_min_lr=-1)
+
+
+# ------------------------------------------ the embedded config's schedule
+def test_mnist5k_stages_train_from_lr_1_and_the_head_from_0_1(tmp_path):
+    """configs/sskd/sskd_r18w8_r18w16_mnist5k.py: every stage 10 epochs
+    from lr 1.0 (x0.1 at 6 and 8), the head 5 from 0.1 (x0.1 at 3); its
+    multi-loss baseline is the same config but for the mode (configs/sskd/
+    README.md, "Why stage by stage fell behind")."""
+    from mmengine.config import Config
+    cfg = Config.fromfile('configs/sskd/sskd_r18w8_r18w16_mnist5k.py')
+    multi = Config.fromfile(
+        'configs/sskd/sskd_r18w8_r18w16_mnist5k_multi_loss.py')
+    assert multi.model.mode == 'multi_loss'
+    assert multi.optim_wrapper == cfg.optim_wrapper
+    assert multi.custom_hooks == cfg.custom_hooks
+    model = build(tmp_path)
+    hook_cfg = dict(cfg.custom_hooks[0])
+    assert hook_cfg.pop('type') == 'SSKDStageHook'
+    hook = SSKDStageHook(**hook_cfg)
+    total = hook.total_epochs(model)
+    runner = FakeRunner(model, max_epochs=total,
+                        lr=cfg.optim_wrapper.optimizer.lr)
+    hook.before_train(runner)
+    lrs = []
+    for _ in range(total):
+        hook.before_train_epoch(runner)
+        lrs.append(runner.optim_wrapper.param_groups[0]['lr'])
+        hook.after_train_iter(runner, 0, outputs=dict(loss=torch.tensor(1.)))
+        hook.after_train_epoch(runner)
+        runner.epoch += 1
+    stage = [1.0] * 6 + [0.1] * 2 + [0.01] * 2
+    assert lrs == pytest.approx(stage * model.num_stages
+                                + [0.1] * 3 + [0.01] * 2)
