@@ -59,6 +59,11 @@ class CachedTargets:
                              f'{sorted(unknown)}.')
         return {}
 
+    def cache_summary(self) -> str:
+        """A line the writer prints at the end (e.g. what SSLD's top-k
+        loses); '' for none."""
+        return ''
+
     def encode_targets(self, targets: Dict[str, Tensor]
                        ) -> Dict[str, np.ndarray]:
         return {name: t.detach().float().cpu().numpy().astype(

@@ -173,6 +173,9 @@ def write_cache(cfg, out: str, epochs: int, shard_batches: int = 50,
         written += 1
     if bar is not None:
         print(flush=True)
+    summary = getattr(algo, 'cache_summary', lambda: '')()
+    if progress and summary:
+        print(summary, flush=True)
     return manifest
 
 

@@ -34,5 +34,15 @@ def topk_decode(values: Tensor, index: Tensor, num_classes: int) -> Tensor:
     return probs.clamp(min=MIN_PROB).log()
 
 
+def topk_loss_stats(probs: Tensor, k: int) -> Dict[str, Tensor]:
+    """Per row, what top-k loses: the mass the k classes keep and the KL
+    divergence KL(p || p_k) of the unpacked target from the full one."""
+    p = probs.double()
+    top = topk_encode(p, k)
+    q = topk_decode(top['prob_values'], top['prob_index'], p.shape[1])
+    kl = (p * (p.clamp(min=MIN_PROB).log() - q.double())).sum(dim=1)
+    return dict(mass=top['prob_values'].sum(dim=1), kl=kl)
+
+
 def index_dtype(num_classes: int) -> str:
     return 'int16' if num_classes <= 32767 else 'int32'

@@ -26,6 +26,7 @@ from kd_plugins.methods.ssld.cache import (
     index_dtype,
     topk_decode,
     topk_encode,
+    topk_loss_stats,
 )
 from kd_plugins.methods.ssld.jsd_loss import teacher_probs
 from kd_plugins.registry import MODELS
@@ -208,7 +209,25 @@ class SSLD(CachedTargets, BaseDistiller):
                                     shape=[self.cache_topk]))
 
     def teacher_targets(self, inputs: Tensor) -> Dict[str, Tensor]:
-        return topk_encode(self.soft_label(inputs), self.cache_topk)
+        probs = self.soft_label(inputs)
+        stats = topk_loss_stats(probs, self.cache_topk)
+        kept = getattr(self, '_topk_stats', dict(mass=[], kl=[]))
+        for name, value in stats.items():
+            kept[name].append(value.cpu())
+        self._topk_stats = kept
+        return topk_encode(probs, self.cache_topk)
+
+    def cache_summary(self) -> str:
+        """What the top-k of the views written by this process lose."""
+        stats = getattr(self, '_topk_stats', None)
+        if not stats or not stats['mass']:
+            return ''
+        mass, kl = torch.cat(stats['mass']), torch.cat(stats['kl'])
+        return (f'SSLD top-{self.cache_topk} of {len(mass)} views: the '
+                f'kept classes hold {100 * mass.mean():.2f}% of the '
+                f'teacher\'s probability on average (least '
+                f'{100 * mass.min():.2f}%); KL(full || top-k) mean '
+                f'{kl.mean():.2e}, largest {kl.max():.2e} nats.')
 
     def encode_targets(self, targets: Dict[str, Tensor]
                        ) -> Dict[str, np.ndarray]:
