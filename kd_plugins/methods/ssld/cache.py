@@ -24,13 +24,14 @@ def topk_encode(probs: Tensor, k: int) -> Dict[str, Tensor]:
 def topk_decode(values: Tensor, index: Tensor, num_classes: int) -> Tensor:
     """log p (N x C) from the top-k rows, the rest of the mass spread
     evenly over the other classes."""
-    values = values.float()
+    if values.dtype != torch.float64:
+        values = values.float()
     n, k = values.shape
     rest = (1.0 - values.sum(dim=1, keepdim=True)).clamp(min=0)  # N x 1
     fill = rest / (num_classes - k) if num_classes > k \
         else torch.zeros_like(rest)
     probs = fill.expand(n, num_classes).clone()
-    probs.scatter_(1, index.long(), values)
+    probs.scatter_(1, index.long(), values.to(probs.dtype))
     return probs.clamp(min=MIN_PROB).log()
 
 
