@@ -34,7 +34,10 @@ class Run:
     checkpoint (``model.teacher_ckpt``; None: no teacher), its backbone
     exported from the keys under ``prefix``. ``inputs``: (config key,
     name of a prepared file, see ``prepare_steps``). ``baseline``: the
-    same-budget run its deltas are taken against."""
+    same-budget run its deltas are taken against. ``from_cache``: the
+    teacher's targets are first written by the teacher cache over the
+    run's own epochs of data (docs/teacher_cache.md), then read; its
+    baseline is the same run with the live teacher."""
     name: str
     label: str
     group: str
@@ -43,6 +46,7 @@ class Run:
     baseline: Optional[str] = None
     prefix: str = 'student.'
     inputs: Tuple[Tuple[str, str], ...] = ()
+    from_cache: bool = False
 
 
 TEACHERS = (
@@ -64,6 +68,8 @@ STUDENTS = (
         'configs/ssld/supervised_r18w8_mnist5k.py', prefix=''),
     Run('ssld', 'SSLD, labeled + mined unlabeled', 'SSLD', SSLD_CONFIG,
         'supervised', 'supervised', inputs=(MINED, )),
+    Run('ssld_cache', 'SSLD, from the teacher cache', 'SSLD', SSLD_CONFIG,
+        'supervised', 'ssld', inputs=(MINED, ), from_cache=True),
     Run('ssld_labeled', 'SSLD, labeled only', 'SSLD',
         'configs/ssld/ssld_r18w8_r18w16_mnist5k_labeled.py', 'supervised',
         'supervised'),
@@ -75,6 +81,8 @@ STUDENTS = (
         'supervised', 'supervised'),
     Run('kdep', 'KDEP, SVD + PTS', 'KDEP', KDEP_CONFIG, 'supervised',
         'supervised', inputs=(BASIS, )),
+    Run('kdep_cache', 'KDEP, from the teacher cache', 'KDEP', KDEP_CONFIG,
+        'supervised', 'kdep', inputs=(BASIS, ), from_cache=True),
     Run('kdep_conv', 'KDEP, 1x1 conv (pre-ReLU)', 'KDEP',
         'configs/kdep/kdep_r18w8_r18w16_mnist5k_conv.py', 'supervised',
         'supervised'),
@@ -83,10 +91,16 @@ STUDENTS = (
     Run('seed', 'SEED from MoCo-v2', 'SEED',
         'configs/seed/seed_r18w8_mocov2r18w16_mnist5k.py', 'mocov2',
         'mocov2'),
+    Run('seed_cache', 'SEED, from the teacher cache', 'SEED',
+        'configs/seed/seed_r18w8_mocov2r18w16_mnist5k.py', 'mocov2', 'seed',
+        from_cache=True),
     Run('byol', "student's own BYOL", 'SimDis',
         'configs/simdis/byol_r18w8_mnist5k.py', prefix=''),
     Run('simdis', 'SimDis-Off from BYOL', 'SimDis',
         'configs/simdis/simdis_off_r18w8_mnist5k.py', 'byol', 'byol'),
+    Run('simdis_cache', 'SimDis-Off, from the teacher cache', 'SimDis',
+        'configs/simdis/simdis_off_r18w8_mnist5k.py', 'byol', 'simdis',
+        from_cache=True),
 )
 
 

@@ -92,17 +92,22 @@ class Runner:
     # --------------------------------------------------------------- jobs
     def train(self, name: str, config: str, iters: int, seed: int,
               options: Optional[dict] = None,
-              teacher_ckpt: Optional[str] = None) -> dict:
+              teacher_ckpt: Optional[str] = None,
+              from_cache: bool = False) -> dict:
         """Train ``config`` (with ``options``, dotted config keys, and
         ``teacher_ckpt`` as ``model.teacher_ckpt``) for ``iters`` steps
         through mmengine's Runner; return dict(ckpt, top1 (its own head,
-        if it has one), seconds, scalars (the loss curve))."""
+        if it has one), seconds, scalars (the loss curve)). ``from_cache``:
+        first write the teacher cache of the run's own epochs of views,
+        then train from it."""
         from mmengine.config import Config
 
         from kd_plugins.cli import apply_dataloader_defaults, build_runner
         work_dir = osp.join(self.wd, name)
         settings = dict(config=config, iters=iters, seed=seed,
                         teacher=teacher_ckpt)
+        if from_cache:
+            settings['from_cache'] = True
         hit = self.cached(osp.join(work_dir, 'result.json'), settings)
         if hit:
             self.log(f'{name}: reused ({hit["seconds"]:.0f} s before)')
@@ -122,6 +127,8 @@ class Runner:
         cfg.randomness = dict(seed=seed)
         cfg.experiment_name = f'{name}_{int(time.time() * 1e3)}'
         apply_dataloader_defaults(cfg, Namespace(no_pin_memory=False))
+        if from_cache:
+            self.write_teacher_cache(name, cfg, iters)
         top1 = None
         with self.console(work_dir):
             mm_runner = build_runner(cfg)
@@ -138,6 +145,30 @@ class Runner:
         self.log(f'{name}: done in {result["seconds"]:.0f} s'
                  + ('' if top1 is None else f', own head {top1:.2f}'))
         return self.save(osp.join(work_dir, 'result.json'), result)
+
+    def write_teacher_cache(self, name: str, cfg, iters: int) -> None:
+        """The teacher cache of this run's ``iters`` steps (as many epochs
+        of its data as they draw), written into its work dir; ``cfg`` is
+        then set to train from it."""
+        import math
+
+        from mmengine.registry import DefaultScope
+
+        from kd_plugins.core.teacher_cache import apply_teacher_cache
+        from kd_plugins.core.teacher_cache.writer import write_cache
+        from kd_plugins.registry import DATASETS
+        with DefaultScope.overwrite_default_scope('kd_plugins'):
+            size = len(DATASETS.build(cfg.train_dataloader.dataset))
+        epochs = math.ceil(iters * cfg.train_dataloader.batch_size / size)
+        cache = osp.join(cfg.work_dir, 'teacher_cache')
+        t = time.time()
+        with self.console(cfg.work_dir):
+            write_cache(cfg, cache, epochs)
+        self.log(f'{name}: teacher cache of {epochs} epochs x {size} '
+                 f'images written in {time.time() - t:.0f} s')
+        cfg.model.teacher_cache = cache
+        with self.console(cfg.work_dir):
+            apply_teacher_cache(cfg)
 
     def evaluate(self, name: str, ckpt: Optional[str], prefix: str,
                  seed: int, probe_config: str = PROBE_CONFIG,
@@ -283,7 +314,7 @@ def run_seed(runner: Runner, plan: Sequence[Run], seed: int,
         tag = f'seed{seed}/{run.name}'
         tr = runner.train(tag, run.config, runner.s.student_iters, seed,
                           {key: files[f] for key, f in run.inputs},
-                          ckpts.get(run.teacher))
+                          ckpts.get(run.teacher), run.from_cache)
         ev = runner.evaluate(tag, tr['ckpt'], run.prefix, seed)
         rows[run.name] = dict(tr, **ev)
     rows['random'] = runner.evaluate(f'seed{seed}/random', None, '', seed)

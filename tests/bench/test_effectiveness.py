@@ -46,11 +46,21 @@ def as_run(run: plan.Run, work_dir: str, teacher: str = 't.pth') -> Config:
 def test_every_run_names_its_own_config(tmp_path):
     students = plan.students()
     assert [r.name for r in plan.STUDENTS] == list(students)
-    assert {r.baseline for r in students.values()} - {None} == {
+    online = {r.name: r for r in students.values() if not r.from_cache}
+    assert {r.baseline for r in online.values()} - {None} == {
         'supervised', 'mocov2', 'byol'}
     assert {r.group for r in students.values()} == {'labels', *plan.GROUPS}
-    configs = [r.config for r in students.values()]
+    configs = [r.config for r in online.values()]
     assert len(set(configs)) == len(configs)  # no config run twice
+    # a run from the teacher cache is its online run's config, compared
+    # with it
+    cached = [r for r in students.values() if r.from_cache]
+    assert sorted(r.group for r in cached) == sorted(
+        {'SSLD', 'KDEP', 'SEED', 'SimDis'})
+    for r in cached:
+        twin = students[r.baseline]
+        assert (r.config, r.teacher, r.inputs) == (
+            twin.config, twin.teacher, twin.inputs) and not twin.from_cache
     for run in students.values():
         folder, name = run.config.split('/')[1:]
         assert folder in METHOD_FOLDERS, run.name
