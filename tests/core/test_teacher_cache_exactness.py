@@ -15,7 +15,7 @@ import time
 
 import pytest
 import torch
-from helpers import PY, ROOT, run_tool
+from helpers import PY, ROOT, free_port, run_tool
 from helpers.imagenet import random_teacher
 from helpers.teacher_cache import CONFIGS, files_of, method_setup, sharpen
 
@@ -137,6 +137,14 @@ def test_killed_writer_resumes_to_the_same_bytes(tmp_path, mnist_root):
     out = run_tool(args + ['--out', killed] + opts)
     assert 'already written' in out
     assert files_of(killed) == files_of(whole)
+    # two processes through torchrun write the same cache
+    two = str(tmp_path / 'two')
+    out = run_tool(['bash', 'tools/dist_cache_teacher.sh', CONFIGS['KDEP'],
+                    '2', '--epochs', '3', '--shard-batches', '1', '--out',
+                    two] + opts,
+                   env=dict(PYTHON=PY, PORT=str(free_port())))
+    assert 'process 1 of 2' in out and 'process 0 of 2' in out
+    assert files_of(two) == files_of(whole)
     # the folder holds this cache: writing another one into it is refused
     proc = subprocess.run(args + ['--out', killed, '--seed', '7'] + opts,
                           cwd=ROOT, env=env, capture_output=True, text=True)
