@@ -17,6 +17,13 @@ the verdict. Rows:
   are in the docstring of its bench script.
 - ``SSKD stage-i step / floor`` (<= 1.05), ``SEED queue+loss / step``
   (<= 0.03), ``KDEP basis pass / inference pass`` (<= 1.05).
+- Teacher cache (``cache``; bench/bench_teacher_cache.py), for SSLD, KDEP,
+  SEED and SimDis-Off: ``<method> cached step / student-only step``
+  (<= 1.05), ``<method> online step / student-only step`` (context: the
+  live teacher) and ``<method> cache-writing pass / teacher inference
+  pass`` (<= 1.10); then a table of the bytes a cache stores per crop and
+  the projected size of an ImageNet-1k cache at each shipped config's
+  epochs.
 - ``<method> peak mem / (student + teacher)`` (<= 1.10): the peak memory of
   a distillation step against the student's training peak plus the
   teacher's inference peak; ``KDEP streaming basis peak mem`` at the
@@ -35,6 +42,7 @@ import os.path as osp
 import sys
 import tempfile
 import time
+from typing import Optional
 
 if __name__ == '__main__':  # python bench/run_all.py: import bench.* too
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -47,11 +55,12 @@ from bench import (
     bench_seed_queue,
     bench_simdis_views,
     bench_sskd_stage_cost,
+    bench_teacher_cache,
 )
 from bench.common import DEVICE, format_table, quiet_logs
 from bench.process import set_threads
 
-BENCHMARKS = ('ssld', 'sskd', 'kdep', 'seed', 'simdis')
+BENCHMARKS = ('ssld', 'sskd', 'kdep', 'seed', 'simdis', 'cache')
 
 
 def settings(args) -> dict:
@@ -67,6 +76,7 @@ def settings(args) -> dict:
                   memory_images=(1024, 4096), memory_size=16),
         seed=dict(size=size or 160, batch=16),
         simdis=dict(size=size or 96, batch=16, views=int(args.views)),
+        cache=dict(size=size or 96, batch=16, images=64),
     )
     if args.quick:  # a smoke run: tiny sizes, numbers not meaningful
         out = dict(
@@ -77,16 +87,19 @@ def settings(args) -> dict:
                       memory_images=(16, 32), memory_size=32),
             seed=dict(size=size or 32, batch=4),
             simdis=dict(size=size or 32, batch=2, views=int(args.views)),
+            cache=dict(size=size or 32, batch=2, images=4),
         )
     for v in out.values():
         v.update(common)
     return out
 
 
-def collect_rows(args, workdir: str) -> list:
+def collect_rows(args, workdir: str, sizes: Optional[list] = None) -> list:
+    """Every benchmark's rows; the teacher cache's size entries go to
+    ``sizes`` when given (else its script prints them)."""
     scripts = dict(ssld=bench_distill_overhead, sskd=bench_sskd_stage_cost,
                    kdep=bench_kdep_svd, seed=bench_seed_queue,
-                   simdis=bench_simdis_views)
+                   simdis=bench_simdis_views, cache=bench_teacher_cache)
     conf = settings(args)
     rows = []
     start = time.perf_counter()
@@ -95,7 +108,8 @@ def collect_rows(args, workdir: str) -> list:
               f'{conf[name]}', flush=True)
         t0 = time.perf_counter()
         torch.manual_seed(0)
-        rows += scripts[name].rows(workdir=workdir, **conf[name])
+        extra = dict(sizes=sizes) if name == 'cache' else {}
+        rows += scripts[name].rows(workdir=workdir, **conf[name], **extra)
         print(f'[{name}] done in {time.perf_counter() - t0:.0f} s '
               f'(total {time.perf_counter() - start:.0f} s)', flush=True)
     return rows
@@ -126,7 +140,7 @@ def parser() -> argparse.ArgumentParser:
                    help='tiny sizes, 1 round: checks that everything runs')
     p.add_argument('--size', type=int, default=0,
                    help='image size of every step benchmark (default: 96, '
-                   'SEED 160)')
+                   'SEED 160; the cache rows: 96)')
     p.add_argument('--rounds', type=int, default=7)
     p.add_argument('--threads', type=int, default=1,
                    help='CPU intra-op threads (0 = torch default)')
@@ -145,14 +159,17 @@ def main(argv=None) -> list:
         args.rounds = 1
     set_threads(args.threads)
     quiet_logs()
+    sizes: list = []
     with tempfile.TemporaryDirectory() as workdir:
-        rows = collect_rows(args, workdir)
+        rows = collect_rows(args, workdir, sizes)
     print(f'\n{DEVICE}'
           + (f' ({torch.cuda.get_device_name()})' if DEVICE == 'cuda'
              else f', {torch.get_num_threads()} threads, '
              f'{os.cpu_count()} cores')
           + f', {args.rounds} rounds, torch {torch.__version__}')
     print(format_table(rows), flush=True)
+    if sizes:
+        print('\n' + bench_teacher_cache.format_sizes(sizes), flush=True)
     if args.png:
         plot(rows, args.png)
         print(f'plot: {args.png}')

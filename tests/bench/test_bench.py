@@ -26,7 +26,10 @@ EXPECTED = [
     'SEED peak mem / (student + teacher)',
     'SimDis-Off step / (student step + teacher fwd)',
     'SimDis-Off peak mem / (student + teacher)',
-]
+] + [f'{m} {what}' for m in ('SSLD', 'KDEP', 'SEED', 'SimDis-Off')
+     for what in ('cached step / student-only step',
+                  'online step / student-only step',
+                  'cache-writing pass / teacher inference pass')]
 
 
 @pytest.fixture
