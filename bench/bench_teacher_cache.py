@@ -71,7 +71,6 @@ import os
 import os.path as osp
 import sys
 import time
-from contextlib import contextmanager
 from copy import deepcopy
 from typing import Dict, List, Optional, Sequence
 
@@ -100,7 +99,6 @@ from bench.common import (
 )
 from kd_plugins.core.distiller import build_data_preprocessor
 from kd_plugins.core.teacher_cache import TeacherCacheDataset
-from kd_plugins.core.teacher_cache import writer as cache_writer
 from kd_plugins.core.teacher_cache.binding import teacher_binding
 from kd_plugins.core.teacher_cache.writer import write_cache
 from kd_plugins.methods.kdep.pre_relu import global_avg_pool
@@ -292,20 +290,6 @@ def student_step(method: str, cfg: Config, data: dict):
 
 
 # ------------------------------------------------------- the write pass
-@contextmanager
-def handed(algo, teacher: dict):
-    """``write_cache`` uses ``algo`` and the teacher binding ``teacher``
-    instead of building the algorithm and hashing the checkpoint itself."""
-    saved = cache_writer.build_live_algorithm, cache_writer.teacher_binding
-    cache_writer.build_live_algorithm = lambda cfg: algo
-    cache_writer.teacher_binding = lambda model: deepcopy(teacher)
-    try:
-        yield
-    finally:
-        cache_writer.build_live_algorithm, cache_writer.teacher_binding = \
-            saved
-
-
 def write_runs(cfg: Config, batch: int, workdir: str, tag: str) -> dict:
     """'write' (write_cache, one epoch, a fresh folder each call) and
     'inference' (the teacher targets over the same views); the one-off
@@ -322,8 +306,8 @@ def write_runs(cfg: Config, batch: int, workdir: str, tag: str) -> dict:
 
     def write():
         out = osp.join(workdir, f'cache_{tag}_write_{next(calls)}')
-        with handed(algo, teacher):
-            write_cache(cfg, out, epochs=1, progress=False, device=DEVICE)
+        write_cache(cfg, out, epochs=1, progress=False, device=DEVICE,
+                    algorithm=algo, teacher=teacher)
 
     @torch.no_grad()
     def inference():

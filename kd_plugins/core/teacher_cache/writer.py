@@ -84,10 +84,14 @@ def write_cache(cfg, out: str, epochs: int, shard_batches: int = 50,
                 seed: Optional[int] = None, dtype: str = 'float16',
                 options: Optional[Dict] = None, device: str = 'cpu',
                 rank: int = 0, world: int = 1, progress: bool = True,
-                max_shards: Optional[int] = None) -> Dict:
+                max_shards: Optional[int] = None,
+                algorithm: Optional[torch.nn.Module] = None,
+                teacher: Optional[Dict] = None) -> Dict:
     """Write this process's shards of the cache of ``cfg`` in ``out``;
     returns the manifest. ``max_shards``: stop after writing that many
-    (tests of an interrupted run)."""
+    (tests of an interrupted run). ``algorithm`` / ``teacher``: the live
+    algorithm of ``cfg`` and its ``teacher_binding``, when the caller has
+    them already (the benchmark writes several caches of one config)."""
     if epochs < 1 or shard_batches < 1:
         raise ValueError(f'--epochs ({epochs}) and --shard-batches '
                          f'({shard_batches}) must be at least 1.')
@@ -98,9 +102,9 @@ def write_cache(cfg, out: str, epochs: int, shard_batches: int = 50,
     order_seed = randomness.get('seed')
     order_seed = 0 if order_seed is None else int(order_seed)
     seed = order_seed if seed is None else int(seed)
-    bindings = dict(teacher=teacher_binding(cfg.model),
-                    data=data_binding(cfg))
-    algo = build_live_algorithm(cfg)
+    bindings = dict(teacher=teacher if teacher is not None
+                    else teacher_binding(cfg.model), data=data_binding(cfg))
+    algo = algorithm if algorithm is not None else build_live_algorithm(cfg)
     algo.cache_dtype = dtype
     settings = algo.configure_cache(**(options or {}))
     fields, info = algo.cache_fields(), algo.cache_info()
