@@ -279,3 +279,28 @@ def test_topk_loss_stats():
     k1, k3 = topk_loss_stats(p, 1), topk_loss_stats(p, 3)
     assert (k1['kl'] >= k3['kl']).all() and (k3['kl'] > 0).all()
     assert torch.allclose(k1['mass'].float(), p.max(dim=1).values)
+
+
+def test_endless_sampler_order_is_the_one_training_draws(ssld, tmp_path):
+    """An iteration-based run with mmengine's InfiniteSampler: the cache
+    holds every image of every epoch, and the writer's order of each epoch
+    is the sampler's stream as training draws it."""
+    from kd_plugins.core.teacher_cache.writer import epoch_order
+    _, cfg = ssld
+    cfg = deepcopy(cfg)
+    cfg.train_dataloader.sampler = dict(type='InfiniteSampler', shuffle=True)
+    out = str(tmp_path / 'endless')
+    write_cache(cfg, out, epochs=2, shard_batches=10, progress=False)
+    reader = CacheReader(out)
+    n = reader.manifest['dataset_size']
+    for e in range(2):
+        assert all(reader.lookup(e, i)[1]['prob_values'].shape == (10, )
+                   for i in range(n))
+    ds = dataset_of(cfg, seed=0)
+    keyed = ReplaySampler(dict(type='InfiniteSampler', shuffle=True), ds,
+                          seed=0)
+    it = iter(keyed)
+    drawn = [next(it) for _ in range(2 * n)]
+    sampler = InfiniteSampler(ds, shuffle=True, seed=0)
+    assert [i for e, i in drawn if e == 1] == epoch_order(sampler, 1, n)
+    assert [i for e, i in drawn if e == 0] == epoch_order(sampler, 0, n)

@@ -65,8 +65,10 @@ def build_live_algorithm(cfg) -> torch.nn.Module:
 def epoch_order(sampler, epoch: int, size: int) -> List[int]:
     """The dataset indices of one epoch, in the sampler's order."""
     if isinstance(sampler, InfiniteSampler):
+        # a fresh stream from its seed each time: iterating the sampler
+        # itself would continue (and, once dropped, close) its one stream
         return [int(i) for i in itertools.islice(
-            iter(sampler), epoch * size, (epoch + 1) * size)]
+            sampler._indices_of_rank(), epoch * size, (epoch + 1) * size)]
     sampler.set_epoch(epoch)
     return [int(i) for i in sampler]
 
@@ -168,6 +170,12 @@ def write_cache(cfg, out: str, epochs: int, shard_batches: int = 50,
                 if bar is not None:
                     bar.update()
         keys = [k for b in batches for k in b]
+        if not keys or set(parts) != set(manifest['fields']):
+            raise RuntimeError(
+                f'teacher cache shard {e}/{s} got {len(keys)} views and '
+                f'targets {sorted(parts)}; expected '
+                f'{sorted(manifest["fields"])}. The sampler '
+                f'{type(sampler).__name__} gave no order for epoch {e}.')
         arrays = dict(
             index=np.array([i for _, i in keys], dtype=np.int64),
             seed=np.array([item_seed(seed, e, i) for _, i in keys],
