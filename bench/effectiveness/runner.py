@@ -189,8 +189,10 @@ class Runner:
         )
         from kd_plugins.export import export_backbone
         out_dir = osp.join(self.wd, name)
+        # 'normalised': k-NN and probe features from normalised inputs
+        # (results of the probe before that fix are not reused)
         settings = dict(ckpt=ckpt, seed=seed, ft_iters=self.s.ft_iters,
-                        finetune=finetune)
+                        finetune=finetune, normalised=True)
         hit = self.cached(osp.join(out_dir, 'eval.json'), settings)
         if hit:
             return hit

@@ -128,13 +128,20 @@ def train_and_validate(cfg, checkpoint: Optional[str], work_dir: str,
 
 def build_with_backbone(cfg, checkpoint: Optional[str], seed: int = 0):
     """The config's model with ``checkpoint`` as its backbone, checked to
-    have loaded completely; ``None``: the backbone's own random init."""
+    have loaded completely; ``None``: the backbone's own random init. The
+    model normalises its input with the config's top-level
+    ``data_preprocessor`` (unless the model names its own), as a Runner
+    built from the config would."""
     from mmengine.registry import DefaultScope
 
     from kd_plugins.registry import MODELS
 
     from .check_hook import DistilledBackboneCheckHook
     model_cfg = copy.deepcopy(cfg.model)
+    if cfg.get('data_preprocessor') is not None:
+        # the config's input normalisation, as mmengine's Runner gives it
+        model_cfg.setdefault('data_preprocessor',
+                             copy.deepcopy(cfg.data_preprocessor))
     if checkpoint:
         model_cfg.backbone.init_cfg = dict(type='Pretrained',
                                            checkpoint=checkpoint)

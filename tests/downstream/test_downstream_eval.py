@@ -78,6 +78,22 @@ def backbone_file(tmp_path_factory):
     return out
 
 
+def test_evaluated_model_normalises_as_its_config_says(mnist_root,
+                                                      backbone_file):
+    """k-NN, probe and the tools see the inputs the config's top-level
+    data_preprocessor makes (MNIST mean and std), not raw pixels."""
+    cfg = probe_cfg(mnist_root)
+    assert 'data_preprocessor' not in cfg.model
+    model = build_with_backbone(cfg, backbone_file)
+    pre = model.data_preprocessor
+    want = torch.tensor(cfg.data_preprocessor.mean).view(-1, 1, 1)
+    assert torch.allclose(pre.mean, want)
+    data = dict(inputs=[torch.full((3, 28, 28), 255, dtype=torch.uint8)])
+    out = pre(data, False)['inputs']
+    assert torch.allclose(out, (255 - want) / torch.tensor(
+        cfg.data_preprocessor.std).view(-1, 1, 1))
+
+
 def test_linear_probe_trains_only_the_head(mnist_root, backbone_file):
     cfg = probe_cfg(mnist_root)
     model = build_with_backbone(cfg, backbone_file)
