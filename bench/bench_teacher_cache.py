@@ -393,21 +393,26 @@ def method_rows(method: str, data_root: str, size: int, batch: int,
 
 def rows(workdir: str, size: int = 96, batch: int = 16, rounds: int = 5,
          images: int = 64, memory: bool = True, threads: int = 1,
-         methods: Sequence[str] = METHODS, sizes: Optional[list] = None
-         ) -> list:
+         methods: Sequence[str] = METHODS, sizes: Optional[list] = None,
+         seed_size: int = 160) -> list:
     """The ratio rows of every method (``memory``, ``threads``: unused,
-    the run_all interface). The cache-size entries are appended to
-    ``sizes`` when given, else printed as a table."""
+    the run_all interface). SEED runs at ``seed_size``, the size of its
+    queue benchmark (bench_seed_queue.py): its loss over the 65,536-entry
+    queue is a fixed cost per step that the cache does not remove. The
+    cache-size entries are appended to ``sizes`` when given, else printed
+    as a table."""
     if images < batch or images % batch == 1:
         raise ValueError(f'--images {images} with --batch {batch}: give at '
                          'least one batch and no last batch of one image '
                          "(SSLD's and SimDis' teachers normalise with batch "
                          'statistics).')
-    data_root = make_images(osp.join(workdir, 'cache_images'), images, size)
+    data_root = make_images(osp.join(workdir, 'cache_images'), images,
+                            max(size, seed_size))
     out, per_crop, labels = [], {}, {}
     for method in methods:
-        method_out, manifest = method_rows(method, data_root, size, batch,
-                                           rounds, workdir)
+        method_out, manifest = method_rows(
+            method, data_root, seed_size if method == 'SEED' else size,
+            batch, rounds, workdir)
         out += method_out
         per_crop[method] = crop_bytes(manifest)
         if method == 'SSLD':
@@ -429,6 +434,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument('--size', type=int, default=96)
+    p.add_argument('--seed-size', type=int, default=160,
+                   help="SEED's image size (its queue benchmark's)")
     p.add_argument('--batch', type=int, default=16)
     p.add_argument('--rounds', type=int, default=5)
     p.add_argument('--images', type=int, default=64)
@@ -444,7 +451,8 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         table = rows(workdir, size=args.size, batch=args.batch,
                      rounds=args.rounds, images=args.images,
-                     methods=args.methods, sizes=sizes)
+                     methods=args.methods, sizes=sizes,
+                     seed_size=args.seed_size)
     print(f'\n{DEVICE}, {torch.get_num_threads()} threads')
     print(format_table(table))
     print('\n' + format_sizes(sizes))

@@ -76,7 +76,8 @@ def settings(args) -> dict:
                   memory_images=(1024, 4096), memory_size=16),
         seed=dict(size=size or 160, batch=16),
         simdis=dict(size=size or 96, batch=16, views=int(args.views)),
-        cache=dict(size=size or 96, batch=16, images=64),
+        cache=dict(size=size or 96, seed_size=size or 160, batch=16,
+                   images=64),
     )
     if args.quick:  # a smoke run: tiny sizes, numbers not meaningful
         out = dict(
@@ -87,7 +88,8 @@ def settings(args) -> dict:
                       memory_images=(16, 32), memory_size=32),
             seed=dict(size=size or 32, batch=4),
             simdis=dict(size=size or 32, batch=2, views=int(args.views)),
-            cache=dict(size=size or 32, batch=2, images=4),
+            cache=dict(size=size or 32, seed_size=size or 32, batch=2,
+                       images=4),
         )
     for v in out.values():
         v.update(common)
