@@ -304,3 +304,25 @@ def test_endless_sampler_order_is_the_one_training_draws(ssld, tmp_path):
     sampler = InfiniteSampler(ds, shuffle=True, seed=0)
     assert [i for e, i in drawn if e == 1] == epoch_order(sampler, 1, n)
     assert [i for e, i in drawn if e == 0] == epoch_order(sampler, 0, n)
+
+
+def test_endless_stream_batches_are_the_ones_training_draws(ssld):
+    """With an endless sampler, batches run across epochs; the writer
+    computes each batch that meets an epoch whole (a teacher with batch
+    statistics sees what training shows it) and keeps that epoch's rows."""
+    from kd_plugins.core.teacher_cache.writer import _shard_batches
+    _, cfg = ssld
+    ds = dataset_of(cfg, seed=0)
+    n, b = len(ds), 8  # 300 images: 37.5 batches an epoch
+    sampler = InfiniteSampler(ds, shuffle=True, seed=0)
+    keyed = ReplaySampler(dict(type='InfiniteSampler', shuffle=True), ds,
+                          seed=0)
+    it = iter(keyed)
+    stream = [next(it) for _ in range(3 * n)]
+    training = [stream[j:j + b] for j in range(0, len(stream), b)]
+    for epoch in (0, 1):
+        written = [bt for s in range(10)
+                   for bt in _shard_batches({}, sampler, epoch, s, n, b, 4)]
+        meets = [bt for bt in training if any(k[0] == epoch for k in bt)]
+        assert written == meets
+    assert any(len({k[0] for k in bt}) == 2 for bt in written)

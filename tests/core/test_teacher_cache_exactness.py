@@ -171,3 +171,17 @@ def test_train_from_the_cache_without_the_teacher_file(tmp_path,
     assert 'is not on this machine' in out
     assert 'epoch 2 is past the 2 cached epochs' in out
     assert 'Iter(train) [60/60]' in out and 'loss_seed' in out
+
+
+def test_batch_statistics_teacher_across_epochs_of_an_endless_stream(
+        tmp_path, mnist_root):
+    """SSLD's teacher normalises with batch statistics; with mmengine's
+    InfiniteSampler training's batches run across epoch boundaries
+    (300 images, batch 8), and the losses still equal the live run's."""
+    cfg = method_setup('SSLD', tmp_path, mnist_root)
+    cfg.train_dataloader.sampler = dict(type='InfiniteSampler', shuffle=True)
+    cache = str(tmp_path / 'f32')
+    write_cache(cfg, cache, epochs=2, shard_batches=10, dtype='float32',
+                progress=False)
+    cached, live, diffs = compare(cfg, cache, 45)  # past the boundary
+    assert max(diffs) <= 1e-6, diffs

@@ -127,7 +127,12 @@ def write_cache(cfg, out: str, epochs: int, shard_batches: int = 50,
         sampler_cfg, default_args=dict(dataset=dataset, seed=order_seed))
     batch = int(loader_cfg['batch_size'])
     size = len(dataset)
-    per_epoch = math.ceil(math.ceil(size / batch) / shard_batches)
+    endless = isinstance(sampler, InfiniteSampler)
+    # an endless stream's batches run across epochs: an epoch meets one
+    # batch more than it fills when its size is not a multiple of batch
+    per_epoch = math.ceil((math.ceil(size / batch) +
+                           (1 if endless and size % batch else 0)) /
+                          shard_batches)
     manifest = dict(
         format=FORMAT, method=type(algo).__name__, epochs=epochs, seed=seed,
         order_seed=order_seed, batch_size=batch, shard_batches=shard_batches,
@@ -159,28 +164,36 @@ def write_cache(cfg, out: str, epochs: int, shard_batches: int = 50,
                                  shard_batches)
         loader = DataLoader(dataset, batch_sampler=batches,
                             num_workers=workers, collate_fn=collate)
-        parts: Dict[str, List[np.ndarray]] = {}
+        parts: Dict[str, List[np.ndarray]] = {
+            name: [np.zeros([0] + list(f['shape']), f['dtype'])]
+            for name, f in manifest['fields'].items()}
         with torch.no_grad():
-            for data in loader:
+            for keys_b, data in zip(batches, loader):
                 data = algo.data_preprocessor(data, False)
                 encoded = algo.encode_targets(
                     algo.teacher_targets(data['inputs']))
+                # rows of this epoch (a batch that runs across epochs is
+                # computed whole, for each epoch it meets)
+                mine_b = np.array([k[0] == e for k in keys_b])
                 for name, array in encoded.items():
-                    parts.setdefault(name, []).append(array)
+                    parts[name].append(array[mine_b])
                 if bar is not None:
                     bar.update()
-        keys = [k for b in batches for k in b]
-        if not keys or set(parts) != set(manifest['fields']):
+        keys = [k for b in batches for k in b if k[0] == e]
+        if not keys and not endless:
             raise RuntimeError(
-                f'teacher cache shard {e}/{s} got {len(keys)} views and '
-                f'targets {sorted(parts)}; expected '
-                f'{sorted(manifest["fields"])}. The sampler '
+                f'teacher cache shard {e}/{s} got no views: the sampler '
                 f'{type(sampler).__name__} gave no order for epoch {e}.')
         arrays = dict(
             index=np.array([i for _, i in keys], dtype=np.int64),
             seed=np.array([item_seed(seed, e, i) for _, i in keys],
                           dtype=np.uint32))
         arrays.update({name: np.concatenate(p) for name, p in parts.items()})
+        if any(len(a) != len(keys) for a in arrays.values()):
+            raise RuntimeError(
+                f'teacher cache shard {e}/{s}: {len(keys)} views but '
+                + ', '.join(f'{n} {len(a)}' for n, a in arrays.items())
+                + ' rows.')
         write_shard(out, e, s, arrays)
         written += 1
     if bar is not None:
@@ -193,6 +206,22 @@ def write_cache(cfg, out: str, epochs: int, shard_batches: int = 50,
 
 def _shard_batches(orders, sampler, epoch: int, shard: int, size: int,
                    batch: int, shard_batches: int) -> List[List]:
+    """The batches of one shard, as (epoch, index) keys. An endless
+    sampler's batches are cut from its whole stream as training draws
+    them: those that meet ``epoch`` (the first and last may hold views of
+    the epochs before and after)."""
+    if isinstance(sampler, InfiniteSampler):
+        first = epoch * size // batch  # the first batch meeting the epoch
+        last = ((epoch + 1) * size - 1) // batch
+        lo = first + shard * shard_batches
+        hi = min(last + 1, lo + shard_batches)
+        if lo >= hi:
+            return []
+        stream = list(itertools.islice(sampler._indices_of_rank(),
+                                       lo * batch, hi * batch))
+        return [[((lo * batch + j + n) // size, int(i))
+                 for n, i in enumerate(stream[j:j + batch])]
+                for j in range(0, len(stream), batch)]
     if epoch not in orders:
         orders.clear()  # one epoch's order at a time
         orders[epoch] = epoch_order(sampler, epoch, size)
