@@ -32,26 +32,11 @@ from kd_plugins.core.teacher import (
     TeacherHolder,
     build_frozen_teacher,
 )
-from kd_plugins.core.teacher_cache.store import read_manifest
-from kd_plugins.core.teacher_cache.targets import CachedTargets
+from kd_plugins.core.teacher_cache.targets import (
+    CachedTargets,
+    open_teacher_cache,
+)
 from kd_plugins.registry import MODELS
-
-
-def open_teacher_cache(algorithm: nn.Module, cache: str) -> dict:
-    """The manifest of the teacher cache an algorithm trains from, checked
-    to be one of this method's."""
-    name = type(algorithm).__name__
-    if not isinstance(algorithm, CachedTargets):
-        raise ValueError(
-            f'{name} cannot train from a teacher cache (model.teacher_cache'
-            f'={cache!r}); SSLD, KDEP, SEED and SimDis (offline) can. The '
-            'README, "Teacher cache", says why. Unset model.teacher_cache.')
-    manifest = read_manifest(cache)
-    if manifest['method'] != name:
-        raise ValueError(
-            f'teacher cache {cache!r} holds {manifest["method"]} targets, '
-            f'not {name} ones; write a cache with this config.')
-    return manifest
 
 
 def build_data_preprocessor(cfg: Union[dict, nn.Module, None],

@@ -9,14 +9,18 @@ from kd_plugins.registry import MODELS
 from . import save_random_weights, tiny_classifier
 
 
-def kdep_basis(tmp_path, teacher, ckpt, n=64):
-    """A basis of the teacher's real pre-ReLU features on random images."""
+def kdep_basis(tmp_path, teacher, ckpt, n=64, size=16, seed=None):
+    """A basis of the teacher's real pre-ReLU features on ``n`` random
+    ``size`` x ``size`` images (drawn after ``torch.manual_seed(seed)``
+    when a seed is given)."""
     net = MODELS.build(teacher)
     net.load_state_dict(torch.load(ckpt)['state_dict'])
     net.eval()
     tap = PreReLUTap(net, 'teacher')
+    if seed is not None:
+        torch.manual_seed(seed)
     with torch.no_grad():
-        net.backbone(torch.randn(n, 3, 16, 16))
+        net.backbone(torch.randn(n, 3, size, size))
     acc = StreamingBasis(tap.channels)
     acc.update(tap.pop())
     path = str(tmp_path / 'basis.pth')

@@ -56,6 +56,8 @@ def method_setup(method: str, tmp, root: str, iters: int = 6) -> Config:
     cfg = Config.fromfile(osp.join(ROOT, CONFIGS[method]))
     ckpt = str(tmp / f'{method}_teacher.pth')
     extra = {}
+    if method == 'KDEP':
+        from .kdep import kdep_basis
     if method == 'SEED':
         from .seed import moco_checkpoint
         moco_checkpoint(ckpt, width=16, out=128)
@@ -65,30 +67,10 @@ def method_setup(method: str, tmp, root: str, iters: int = 6) -> Config:
     if method == 'SSLD':
         sharpen(ckpt)
     if method == 'KDEP':
-        extra['align'] = dict(type='SVDProjection',
-                              basis=kdep_basis(cfg.model.teacher, ckpt, tmp))
+        extra['align'] = dict(type='SVDProjection', basis=kdep_basis(
+            tmp, cfg.model.teacher, ckpt, n=200, size=28, seed=0))
     return small_config(CONFIGS[method], root, str(tmp / f'{method}_wd'),
                         iters=iters, teacher_ckpt=ckpt, **extra)
-
-
-def kdep_basis(teacher: dict, ckpt: str, tmp) -> str:
-    """A basis of the teacher's pre-ReLU features on random digits."""
-    from kd_plugins.core.checkpoint import weights_sha256
-    from kd_plugins.methods.kdep import PreReLUTap, StreamingBasis, save_basis
-    from kd_plugins.registry import MODELS
-    net = MODELS.build(dict(teacher))
-    net.load_state_dict(torch.load(ckpt)['state_dict'])
-    net.eval()
-    tap = PreReLUTap(net, 'teacher')
-    torch.manual_seed(0)
-    with torch.no_grad():
-        net.backbone(torch.randn(200, 3, 28, 28))
-    acc = StreamingBasis(tap.channels)
-    acc.update(tap.pop())
-    path = str(tmp / 'basis.pth')
-    save_basis(path, acc.solve(), acc.n, tap.layer, 'teacher',
-               weights_sha256(net.state_dict()), ckpt)
-    return path
 
 
 def files_of(folder: str) -> dict:

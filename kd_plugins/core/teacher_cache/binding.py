@@ -60,15 +60,15 @@ def _without_missing(recorded: Any, current: Any) -> Any:
 
 
 def _check_method(model_cfg: dict, cache: str) -> None:
-    from kd_plugins.core.teacher_cache.targets import CachedTargets
+    from kd_plugins.core.teacher_cache.targets import (
+        CachedTargets,
+        not_cacheable,
+    )
     from kd_plugins.registry import MODELS
     name = str(model_cfg.get('type', '')).split('.')[-1]
     cls = MODELS.get(name)
     if cls is not None and not issubclass(cls, CachedTargets):
-        raise ValueError(
-            f'{name} cannot train from a teacher cache (model.teacher_cache'
-            f'={cache!r}); SSLD, KDEP, SEED and SimDis (offline) can. The '
-            'README, "Teacher cache", says why. Unset model.teacher_cache.')
+        raise not_cacheable(name, cache)
 
 
 def _strip_missing(current: Any) -> Any:

@@ -104,3 +104,27 @@ class CachedTargets:
         arrays = {name: torch.from_numpy(np.stack([r[name] for r in rows]))
                   .to(device) for name in rows[0]}
         return self.decode_targets(arrays)
+
+
+def not_cacheable(name: str, cache: str) -> ValueError:
+    """The refusal of ``model.teacher_cache`` for an algorithm that does
+    not implement :class:`CachedTargets`."""
+    return ValueError(
+        f'{name} cannot train from a teacher cache (model.teacher_cache'
+        f'={cache!r}); SSLD, KDEP, SEED and SimDis (offline) can. The '
+        'README, "Teacher cache", says why. Unset model.teacher_cache.')
+
+
+def open_teacher_cache(algorithm, cache: str) -> Dict[str, Any]:
+    """The manifest of the teacher cache an algorithm trains from, checked
+    to be one of this method's."""
+    from kd_plugins.core.teacher_cache.store import read_manifest
+    name = type(algorithm).__name__
+    if not isinstance(algorithm, CachedTargets):
+        raise not_cacheable(name, cache)
+    manifest = read_manifest(cache)
+    if manifest['method'] != name:
+        raise ValueError(
+            f'teacher cache {cache!r} holds {manifest["method"]} targets, '
+            f'not {name} ones; write a cache with this config.')
+    return manifest

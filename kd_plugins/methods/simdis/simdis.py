@@ -32,7 +32,7 @@ from kd_plugins.core.teacher import (
     build_frozen_teacher,
 )
 from kd_plugins.core.teacher_cache import CachedTargets
-from kd_plugins.core.teacher_cache.store import read_manifest
+from kd_plugins.core.teacher_cache.targets import open_teacher_cache
 from kd_plugins.methods.simdis.base import SimDisBase
 from kd_plugins.methods.simdis.byol_pair import (
     check_byol,
@@ -91,12 +91,7 @@ class SimDis(CachedTargets, TeacherHolder, SimDisBase):
         self.teacher_cache = teacher_cache
         if teacher_cache is not None:
             self._hold_teacher(None)
-            self.cache_manifest = read_manifest(teacher_cache)
-            if self.cache_manifest['method'] != type(self).__name__:
-                raise ValueError(
-                    f'teacher cache {teacher_cache!r} holds '
-                    f'{self.cache_manifest["method"]} targets, not SimDis '
-                    'ones; write a cache with this config.')
+            self.cache_manifest = open_teacher_cache(self, teacher_cache)
             self.check_cache_manifest()
             return
         own = None  # the teacher's own normalisation, if it declares one
