@@ -42,8 +42,6 @@ def short_run(cfg, iters: int, work_dir: str):
                                         interval=10 ** 9)
     cfg.param_scheduler = []
     cfg.log_processor = dict(by_epoch=False)
-    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
-                        if h.get('type') != 'SSKDStageHook']
     cfg.log_level = 'WARNING'
     if not cfg.train_dataloader.get('num_workers'):
         cfg.train_dataloader.persistent_workers = False
