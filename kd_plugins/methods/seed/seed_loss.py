@@ -18,7 +18,6 @@ largest similarity) and the loss becomes the InfoNCE form
 """
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
 
 from kd_plugins.registry import MODELS
@@ -43,28 +42,71 @@ def _check(student: Tensor, teacher: Tensor, queue: Tensor) -> None:
             f'{teacher.shape[1]}.')
 
 
-def similarity_logits(emb: Tensor, teacher: Tensor, queue: Tensor) -> Tensor:
-    """[emb.t, emb.Q] for each row: B x (1 + K)."""
-    own = (emb * teacher).sum(dim=1, keepdim=True)  # B x 1
-    others = emb @ queue.t()  # B x K
-    return torch.cat([own, others], dim=1)  # B x (1+K)
+#: exp() arguments are clamped here: below about -87.3 float32 exp turns
+#: subnormal, which CPUs compute many times slower (at tau_T = 0.01 most
+#: teacher logits fall there); an entry at the clamp weighs 1.6e-38.
+_MIN_EXP_ARG = -87.0
+
+
+class _SEEDLossFunction(torch.autograd.Function):
+    """Eq. 4 and its gradient with respect to the student, in two passes
+    over the queue (one product of [s; t] with Q forward, one of the
+    gradient with Q backward) and no B x (K+1) concatenation: each row's
+    own entry is kept apart. Inputs float32, L2-normalised; no gradient to
+    the teacher or the queue.
+
+    Per row, with l_s = [s.t, s.Q] / tau_S and p_T = softmax([t.t, t.Q] /
+    tau_T): loss = logsumexp(l_s) - p_T . l_s, whose gradient with respect
+    to l_s is softmax(l_s) - p_T.
+    """
+
+    @staticmethod
+    def forward(ctx, s: Tensor, t: Tensor, queue: Tensor, tau_t: float,
+                tau_s: float) -> Tensor:
+        b = s.shape[0]
+        logits = torch.cat([s, t]) @ queue.t()  # 2B x K: [l_s; l_t] w/o own
+        logits[:b].div_(tau_s)
+        logits[b:].div_(tau_t)
+        own = torch.cat([(s * t).sum(dim=1) / tau_s,
+                         (t * t).sum(dim=1) / tau_t])  # 2B: the own entry t
+        top = torch.maximum(own, logits.amax(dim=1))  # 2B
+        e = (logits - top[:, None]).clamp_(min=_MIN_EXP_ARG).exp_()
+        e_own = torch.exp(own - top)
+        z = e_own + e.sum(dim=1)  # 2B: softmax denominators / exp(top)
+        probs = e.div_(z[:, None])  # 2B x K: [softmax(l_s); p_T], others
+        p_own = e_own / z  # 2B: the same, own entry
+        # p_T . l_s per row
+        cross = p_own[b:] * own[:b] + torch.bmm(
+            probs[b:].unsqueeze(1), logits[:b].unsqueeze(2)).view(b)
+        lse_s = top[:b] + torch.log(z[:b])
+        ctx.save_for_backward(t, queue, probs, p_own)
+        ctx.tau_s = tau_s
+        return (lse_s - cross).mean()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        t, queue, probs, p_own = ctx.saved_tensors
+        b = t.shape[0]
+        scale = grad / (b * ctx.tau_s)  # mean over B; l_s = s.x / tau_S
+        g_others = (probs[:b] - probs[b:]) * scale  # B x K
+        g_own = (p_own[:b] - p_own[b:]) * scale  # B
+        grad_s = g_own[:, None] * t + g_others @ queue  # one pass over Q
+        return grad_s, None, None, None, None
 
 
 def seed_loss(student: Tensor, teacher: Tensor, queue: Tensor,
               tau_t: float = 0.01, tau_s: float = 0.2) -> Tensor:
     """Eq. 4 of the paper, averaged over the batch (inputs L2-normalised).
 
-    No gradient flows to ``teacher`` or ``queue``.
+    No gradient flows to ``teacher`` or ``queue``. Computed in float32
+    (1 / tau_T = 1e4 would overflow half precision), also under autocast.
     """
     _check(student, teacher, queue)
-    # float32 math: 1 / tau_T = 1e4 would overflow half precision.
-    s = student.float()  # B x D
-    t = teacher.detach().float()  # B x D
-    Q = queue.detach().float()  # K x D
-    logits_t = similarity_logits(t, t, Q) / tau_t  # B x (1+K)
-    logits_s = similarity_logits(s, t, Q) / tau_s  # B x (1+K)
-    p_t = F.softmax(logits_t, dim=1)  # B x (1+K)
-    return -(p_t * F.log_softmax(logits_s, dim=1)).sum(dim=1).mean()
+    with torch.autocast(device_type=student.device.type, enabled=False):
+        return _SEEDLossFunction.apply(student.float(),
+                                       teacher.detach().float(),
+                                       queue.detach().float(), float(tau_t),
+                                       float(tau_s))
 
 
 @MODELS.register_module()

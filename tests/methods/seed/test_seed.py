@@ -84,6 +84,38 @@ def test_tau_t_to_zero_is_infonce():
     assert abs(float(seed_loss(s, t, Q, 0.5, 0.2)) - float(infonce)) > 1e-2
 
 
+def autograd_seed_loss(s, t, Q, tau_t, tau_s):
+    """Eq. 4 written out with the [t; Q] concatenation, for autograd."""
+    own = (s * t).sum(1, keepdim=True)
+    logits_s = torch.cat([own, s @ Q.t()], 1) / tau_s
+    logits_t = torch.cat([(t * t).sum(1, keepdim=True), t @ Q.t()], 1) / tau_t
+    return -(F.softmax(logits_t, 1) * F.log_softmax(logits_s, 1)).sum(1).mean()
+
+
+@pytest.mark.parametrize('tau_t,tau_s', [(0.01, 0.2), (0.5, 1.0)])
+def test_loss_gradient_matches_autograd(tau_t, tau_s):
+    # the loss computes its own gradient (two passes over the queue)
+    t, Q = unit(6, 16, seed=11), unit(40, 16, seed=12)
+    s = unit(6, 16, seed=13).requires_grad_()
+    ref = unit(6, 16, seed=13).requires_grad_()
+    (3.0 * seed_loss(s, t, Q, tau_t, tau_s)).backward()
+    (3.0 * autograd_seed_loss(ref, t, Q, tau_t, tau_s)).backward()
+    assert torch.allclose(s.grad, ref.grad, rtol=1e-4, atol=1e-6)
+    assert s.grad.abs().max() > 1e-3
+
+
+def test_loss_is_float32_under_autocast():
+    s, t, Q = unit(4, 8, seed=14), unit(4, 8, seed=15), unit(20, 8, seed=16)
+    expected = seed_loss(s, t, Q)
+    with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
+        got = seed_loss(s.bfloat16(), t.bfloat16(), Q)
+    assert got.dtype == torch.float32
+    assert float(got) == pytest.approx(
+        float(seed_loss(s.bfloat16().float(), t.bfloat16().float(), Q)),
+        rel=1e-6)
+    assert abs(float(got) - float(expected)) < 0.5
+
+
 def test_loss_gradients_reach_the_student_only():
     s = unit(4, 8, seed=7).requires_grad_()
     t = unit(4, 8, seed=8).requires_grad_()
