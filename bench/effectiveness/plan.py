@@ -5,7 +5,10 @@ Every run names the config file it trains, unchanged but for run-time
 settings (``schedule.py``: steps, data folder, loaders; ``runner.py``: work
 dir, seed) and the files it reads from earlier steps (``Run.inputs``: a
 config key and the prepared file it takes). Students are the 1/8-width
-CIFAR ResNet-18 of their config; teachers the 1/4-width one.
+CIFAR ResNet-18 of their config; teachers the 1/4-width one. SSKD also
+runs in the paper's kind of pair: CIFAR ResNet-20 from ResNet-56, same
+widths (group ``SSKD-same-width``, its own baseline, teacher, probe and
+fine-tune configs).
 """
 import os.path as osp
 from dataclasses import dataclass
@@ -14,7 +17,9 @@ from typing import Dict, Iterable, List, Optional, Tuple
 DATA = 'data/mnist5k'  # the MNIST-5k folder the configs read
 PROBE_CONFIG = 'configs/downstream/mnist5k/linear_probe_r18w8.py'
 FT_CONFIG = 'configs/downstream/mnist5k/finetune_r18w8.py'
-GROUPS = ('SSLD', 'SSKD', 'KDEP', 'SEED', 'SimDis')
+R20_PROBE = 'configs/downstream/mnist5k/linear_probe_r20.py'
+R20_FT = 'configs/downstream/mnist5k/finetune_r20.py'
+GROUPS = ('SSLD', 'SSKD', 'SSKD-same-width', 'KDEP', 'SEED', 'SimDis')
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,8 @@ class Run:
     same-budget run its deltas are taken against. ``from_cache``: the
     teacher's targets are first written by the teacher cache over the
     run's own epochs of data (docs/teacher_cache.md), then read; its
-    baseline is the same run with the live teacher."""
+    baseline is the same run with the live teacher. ``probe``,
+    ``finetune``: the evaluation configs of its backbone."""
     name: str
     label: str
     group: str
@@ -47,6 +53,8 @@ class Run:
     prefix: str = 'student.'
     inputs: Tuple[Tuple[str, str], ...] = ()
     from_cache: bool = False
+    probe: str = PROBE_CONFIG
+    finetune: str = FT_CONFIG
 
 
 TEACHERS = (
@@ -56,6 +64,8 @@ TEACHERS = (
             'ssl_teacher_iters'),
     Teacher('byol', 'configs/simdis/byol_r18w16_mnist5k.py',
             'ssl_teacher_iters'),
+    Teacher('supervised_r56', 'configs/sskd/supervised_r56_mnist5k.py',
+            'teacher_iters', 'configs/downstream/mnist5k/linear_probe_r56.py'),
 )
 
 SSLD_CONFIG = 'configs/ssld/ssld_r18w8_r18w16_mnist5k.py'
@@ -79,6 +89,17 @@ STUDENTS = (
     Run('sskd_multi', 'SSKD multi-loss', 'SSKD',
         'configs/sskd/sskd_r18w8_r18w16_mnist5k_multi_loss.py',
         'supervised', 'supervised'),
+    Run('supervised_r20', 'ResNet-20 alone (labels)', 'SSKD-same-width',
+        'configs/sskd/supervised_r20_mnist5k.py', prefix='', probe=R20_PROBE,
+        finetune=R20_FT),
+    Run('sskd_r20', 'SSKD ResNet-20 <- 56, stage by stage',
+        'SSKD-same-width', 'configs/sskd/sskd_r20_r56_mnist5k.py',
+        'supervised_r56', 'supervised_r20', probe=R20_PROBE,
+        finetune=R20_FT),
+    Run('sskd_r20_multi', 'SSKD ResNet-20 <- 56, multi-loss',
+        'SSKD-same-width', 'configs/sskd/sskd_r20_r56_mnist5k_multi_loss.py',
+        'supervised_r56', 'supervised_r20', probe=R20_PROBE,
+        finetune=R20_FT),
     Run('kdep', 'KDEP, SVD + PTS', 'KDEP', KDEP_CONFIG, 'supervised',
         'supervised', inputs=(BASIS, )),
     Run('kdep_cache', 'KDEP, from the teacher cache', 'KDEP', KDEP_CONFIG,

@@ -65,7 +65,8 @@ def tables(results: dict, plan: Dict[str, Run], seeds: Sequence[int],
     """The tables of ``results.md``."""
     lines = [
         f'MNIST-5k held-out val top-1 (%), 1,000 digits; students 1/8-width '
-        f'CIFAR ResNet-18, {meta["student_iters"]} steps each, seeds '
+        f'CIFAR ResNet-18 (SSKD-same-width: CIFAR ResNet-20), '
+        f'{meta["student_iters"]} steps each, seeds '
         f'{", ".join(map(str, seeds))} (mean, min-max); fine-tune '
         f'{meta["ft_iters"]} steps.', '',
         '| group | student | ' + ' | '.join(t for _, t in METRICS)
@@ -87,7 +88,8 @@ def tables(results: dict, plan: Dict[str, Run], seeds: Sequence[int],
     r = results['random']
     lines.append('| - | random init | ' + ' | '.join(
         fmt(r[k]) for k, _ in METRICS) + ' | - | - | - |')
-    lines += ['', 'Teachers (1/4-width CIFAR ResNet-18, seed 0):', '',
+    lines += ['', 'Teachers (1/4-width CIFAR ResNet-18; supervised_r56: '
+              'CIFAR ResNet-56; seed 0):', '',
               '| teacher | steps | k-NN | linear probe | own head |',
               '|---|---|---|---|---|']
     for name, t in results['teachers'].items():
@@ -96,8 +98,9 @@ def tables(results: dict, plan: Dict[str, Run], seeds: Sequence[int],
                      + ('-' if t['top1'] is None else f'{t["top1"]:.1f}')
                      + ' |')
     lines += ['', 'Δ: mean difference to the same-budget baseline of the '
-              'group (supervised student for SSLD, SSKD, KDEP; the '
-              "student's own MoCo-v2 for SEED; its own BYOL for SimDis).",
+              'group (supervised student for SSLD, SSKD, KDEP; ResNet-20 '
+              "alone for SSKD-same-width; the student's own MoCo-v2 for "
+              'SEED; its own BYOL for SimDis).',
               f'Total wall time {meta["minutes"]:.1f} min on '
               f'{meta["machine"]}.']
     return '\n'.join(lines)
@@ -167,7 +170,8 @@ def plot_training_curves(results: dict, plan: Dict[str, Run],
     """The training loss of every student (first seed), one panel per
     group and one for the supervised baseline."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(GROUPS) + 1, figsize=(20, 3.8))
+    fig, axes = plt.subplots(1, len(GROUPS) + 1,
+                             figsize=(3.3 * (len(GROUPS) + 1), 3.8))
     for ax, g in zip(axes, ('labels', ) + GROUPS):
         for n, r in plan.items():
             if r.group != g:

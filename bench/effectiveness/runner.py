@@ -172,11 +172,11 @@ class Runner:
 
     def evaluate(self, name: str, ckpt: Optional[str], prefix: str,
                  seed: int, probe_config: str = PROBE_CONFIG,
-                 finetune: bool = True) -> dict:
+                 ft_config: Optional[str] = FT_CONFIG) -> dict:
         """Export the backbone of ``ckpt`` (None: random init), then k-NN
         and linear probe through ``probe_config``'s model and data, and
-        (optionally) fine-tune through FT_CONFIG, on the held-out digits.
-        """
+        fine-tune through ``ft_config`` (None: not), on the held-out
+        digits."""
         from mmengine.config import Config
 
         from kd_plugins.downstream.backbone_eval import (
@@ -191,6 +191,7 @@ class Runner:
         out_dir = osp.join(self.wd, name)
         # 'normalised': k-NN and probe features from normalised inputs
         # (results of the probe before that fix are not reused)
+        finetune = ft_config is not None
         settings = dict(ckpt=ckpt, seed=seed, ft_iters=self.s.ft_iters,
                         finetune=finetune, normalised=True)
         hit = self.cached(osp.join(out_dir, 'eval.json'), settings)
@@ -214,7 +215,7 @@ class Runner:
                       knn=100.0 * float((knn == val_y).float().mean()),
                       probe=linear_probe_top1(bank, bank_y, val, val_y))
         if finetune:
-            ft = Config.fromfile(osp.join(ROOT, FT_CONFIG))
+            ft = Config.fromfile(osp.join(ROOT, ft_config))
             retarget(ft, self.s.data)
             set_iterations(ft, self.s.ft_iters)
             quiet_loaders(ft, self.s.workers)
@@ -297,7 +298,7 @@ def train_teacher(runner: Runner, teacher: Teacher) -> dict:
     name = f'teacher_{teacher.name}'
     run = runner.train(name, teacher.config, iters, 0)
     ev = runner.evaluate(name, run['ckpt'], '', 0, teacher.probe,
-                         finetune=False)
+                         ft_config=None)
     return dict(ckpt=run['ckpt'], iters=iters, top1=run['top1'],
                 knn=ev['knn'], probe=ev['probe'], seconds=run['seconds'])
 
@@ -317,7 +318,8 @@ def run_seed(runner: Runner, plan: Sequence[Run], seed: int,
         tr = runner.train(tag, run.config, runner.s.student_iters, seed,
                           {key: files[f] for key, f in run.inputs},
                           ckpts.get(run.teacher), run.from_cache)
-        ev = runner.evaluate(tag, tr['ckpt'], run.prefix, seed)
+        ev = runner.evaluate(tag, tr['ckpt'], run.prefix, seed, run.probe,
+                             run.finetune)
         rows[run.name] = dict(tr, **ev)
     rows['random'] = runner.evaluate(f'seed{seed}/random', None, '', seed)
     return rows

@@ -31,18 +31,37 @@ def set_iterations(cfg: Config, iters: int) -> None:
     cfg.default_hooks.logger.interval = max(1, iters // 50)  # the curves
 
 
+def sskd_stages(cfg: Config) -> int:
+    """How many stages the SSKD config's student is split into (its
+    backbone built and traced as the algorithm does)."""
+    from mmengine.registry import DefaultScope
+
+    from kd_plugins.methods.sskd.partition import partition_backbone
+    from kd_plugins.registry import MODELS
+    model = cfg.model
+    with DefaultScope.overwrite_default_scope('kd_plugins'):
+        backbone = MODELS.build(model.student.backbone)
+    kwargs = dict(num_stages=model.get('num_stages', None))
+    if model.get('input_size', None) is not None:
+        kwargs['input_size'] = model.input_size
+    return len(partition_backbone(backbone, **kwargs))
+
+
 def set_sskd_epochs(cfg: Config, iters: int) -> None:
-    """SSKD's stage schedule (epochs) at about ``iters`` steps: four equal
-    stages and the head phase (at least 5 epochs in all), the learning-rate
-    milestones of each phase scaled alike."""
+    """SSKD's stage schedule (epochs) at about ``iters`` steps: equal
+    stages (as many as the student has) and the head phase (at least 5
+    epochs in all), the learning-rate milestones of each phase scaled
+    alike."""
     hook = next(h for h in cfg.custom_hooks if h.type == 'SSKDStageHook')
+    stages = sskd_stages(cfg)
     data_root = cfg.train_dataloader.dataset.data_root
     num_images = sum(len(files) for _, _, files in os.walk(
         osp.join(data_root, cfg.train_dataloader.dataset.data_prefix)))
     per_epoch = -(-num_images // cfg.train_dataloader.batch_size)
     total = max(5, round(iters / per_epoch))
-    per_stage = max(1, round(total * 0.8 / 4))
-    head = total - 4 * per_stage
+    per_stage = max(1, round(total * 0.8 / stages))
+    head = max(1, total - stages * per_stage)
+    total = stages * per_stage + head
 
     def scaled(milestones, old, new):
         return sorted({round(m * new / old) for m in milestones}

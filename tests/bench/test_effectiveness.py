@@ -48,7 +48,7 @@ def test_every_run_names_its_own_config(tmp_path):
     assert [r.name for r in plan.STUDENTS] == list(students)
     online = {r.name: r for r in students.values() if not r.from_cache}
     assert {r.baseline for r in online.values()} - {None} == {
-        'supervised', 'mocov2', 'byol'}
+        'supervised', 'supervised_r20', 'mocov2', 'byol'}
     assert {r.group for r in students.values()} == {'labels', *plan.GROUPS}
     configs = [r.config for r in online.values()]
     assert len(set(configs)) == len(configs)  # no config run twice
@@ -64,21 +64,52 @@ def test_every_run_names_its_own_config(tmp_path):
     for run in students.values():
         folder, name = run.config.split('/')[1:]
         assert folder in METHOD_FOLDERS, run.name
-        assert 'r18w8' in name and 'mnist5k' in name, run.name
+        assert 'mnist5k' in name, run.name
         cfg = as_run(run, str(tmp_path))
         if run.teacher:
             assert cfg.model.teacher_ckpt == 't.pth', run.name
         student = cfg.model.get('student', cfg.model)
         backbone = student.get('backbone', student)
-        assert backbone.base_channels == 8, run.name  # one student size
-        assert backbone.stem_channels == 8, run.name
+        if run.group == 'SSKD-same-width':  # the paper's kind of pair
+            assert 'r20' in name and backbone.depth == 20, run.name
+        else:  # one student size
+            assert 'r18w8' in name, run.name
+            assert backbone.base_channels == backbone.stem_channels == 8
+        # its probe and fine-tune configs load the student's backbone
+        for config in (run.probe, run.finetune):
+            evaluated = load(config).model
+            assert same_network(evaluated.backbone, backbone), (run.name,
+                                                                config)
+            assert evaluated.head.in_channels == width(backbone), run.name
         schedule.retarget(cfg, 'elsewhere')
         assert plan.DATA not in cfg.pretty_text, run.name
     for t in plan.TEACHERS:
-        backbone = load(t.config).model.backbone
+        model = load(t.config).model
         probe = load(t.probe).model
-        assert backbone.base_channels == probe.backbone.base_channels == 16
-        assert probe.head.in_channels == 128
+        assert same_network(probe.backbone, model.backbone), t.name
+        assert probe.head.in_channels == width(model.backbone), t.name
+    teachers = {t.name for t in plan.TEACHERS}
+    assert {r.teacher for r in students.values()} - {None} == teachers
+
+
+def same_network(a, b) -> bool:
+    """The same backbone type, depth and widths (what an exported backbone
+    must match to load strictly)."""
+    keys = ('type', 'depth', 'stem_channels', 'base_channels')
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def width(backbone: dict) -> int:
+    """Channels of the backbone's last output on a digit."""
+    from mmengine.registry import DefaultScope
+
+    from kd_plugins.registry import MODELS
+    cfg = {k: v for k, v in backbone.items() if k != 'init_cfg'}
+    with DefaultScope.overwrite_default_scope('kd_plugins'):
+        net = MODELS.build(cfg)
+    net.eval()  # (mmpretrain's ResNet.train returns None)
+    with torch.no_grad():
+        return net(torch.zeros(1, 3, 28, 28))[-1].shape[1]
 
 
 def test_named_configs_differ_from_their_base_only_as_named():
@@ -183,6 +214,20 @@ def test_sskd_epochs_match_the_stage_hook(mnist_root):
     class Algo:  # what total_epochs reads
         mode, num_stages = 'stagewise', 4
     assert cfg.train_cfg.max_epochs == 10 == hook.total_epochs(Algo())
+
+
+def test_sskd_epochs_follow_the_students_stage_count(mnist_root):
+    """ResNet-20 has three stages: three equal stages and the head."""
+    cfg = load('configs/sskd/sskd_r20_r56_mnist5k.py')
+    schedule.retarget(cfg, mnist_root)
+    assert schedule.sskd_stages(cfg) == 3
+    assert schedule.sskd_stages(
+        load('configs/sskd/sskd_r18w8_r18w16_mnist5k.py')) == 4
+    schedule.set_iterations(cfg, 100)  # 100 images, batch 32: 25 epochs
+    hook = next(h for h in cfg.custom_hooks if h.type == 'SSKDStageHook')
+    assert (hook.epochs_per_stage, hook.head_epochs) == (7, 4)
+    assert cfg.train_cfg.max_epochs == 3 * 7 + 4
+    assert all(0 < m < 7 for m in hook.milestones)
 
 
 # ---------------------------------------------------------------- runner
