@@ -62,13 +62,9 @@ def build_live_algorithm(cfg) -> torch.nn.Module:
     return algo
 
 
-def epoch_order(sampler, epoch: int, size: int) -> List[int]:
-    """The dataset indices of one epoch, in the sampler's order."""
-    if isinstance(sampler, InfiniteSampler):
-        # a fresh stream from its seed each time: iterating the sampler
-        # itself would continue (and, once dropped, close) its one stream
-        return [int(i) for i in itertools.islice(
-            sampler._indices_of_rank(), epoch * size, (epoch + 1) * size)]
+def epoch_order(sampler, epoch: int) -> List[int]:
+    """The dataset indices of one epoch of a finite sampler, in its order
+    (an endless sampler's stream: ``_shard_batches``)."""
     sampler.set_epoch(epoch)
     return [int(i) for i in sampler]
 
@@ -217,6 +213,8 @@ def _shard_batches(orders, sampler, epoch: int, shard: int, size: int,
         hi = min(last + 1, lo + shard_batches)
         if lo >= hi:
             return []
+        # a fresh stream from its seed each time: iterating the sampler
+        # itself would continue (and, once dropped, close) its one stream
         stream = list(itertools.islice(sampler._indices_of_rank(),
                                        lo * batch, hi * batch))
         return [[((lo * batch + j + n) // size, int(i))
@@ -224,7 +222,7 @@ def _shard_batches(orders, sampler, epoch: int, shard: int, size: int,
                 for j in range(0, len(stream), batch)]
     if epoch not in orders:
         orders.clear()  # one epoch's order at a time
-        orders[epoch] = epoch_order(sampler, epoch, size)
+        orders[epoch] = epoch_order(sampler, epoch)
     order = orders[epoch]
     first = shard * shard_batches * batch
     part = order[first:first + shard_batches * batch]
