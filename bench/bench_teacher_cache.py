@@ -60,11 +60,14 @@ mmengine ``Config``, and its cache is written once by ``write_cache``
    the mined unlabeled images: each adds the same bytes per epoch.
 
 Each method's runs are interleaved round by round in alternating order
-(``interleaved_rounds``); the median of the per-round ratios and the
-ratio of the fastest runs are printed (absolute times as progress only).
+(``interleaved_rounds``), each timed call running ``--steps-per-call``
+(3) train steps on the batch, so that a round's ratio is not one short
+step's noise; the median of the per-round ratios and the ratio of the
+fastest runs are printed (absolute times as progress only).
 
     python bench/bench_teacher_cache.py [--size 96] [--batch 16]
-        [--rounds 5] [--images 64] [--methods SSLD KDEP SEED SimDis-Off]
+        [--rounds 5] [--images 64] [--steps-per-call 3]
+        [--methods SSLD KDEP SEED SimDis-Off]
 """
 import itertools
 import os
@@ -96,6 +99,7 @@ from bench.common import (
     resnet,
     save_checkpoint,
     sgd,
+    standalone,
 )
 from kd_plugins.core.distiller import build_data_preprocessor
 from kd_plugins.core.teacher_cache import TeacherCacheDataset
@@ -360,9 +364,18 @@ def format_sizes(sizes: Sequence[dict]) -> str:
 
 
 # ------------------------------------------------------------------ rows
+def repeated(fn, times: int):
+    """``fn`` called ``times`` times in a row (one timed call)."""
+    def run():
+        for _ in range(times):
+            fn()
+    return run
+
+
 def method_rows(method: str, data_root: str, size: int, batch: int,
-                rounds: int, workdir: str) -> tuple:
-    """The three ratio rows of one method, and its cache's manifest."""
+                rounds: int, workdir: str, steps_per_call: int = 3) -> tuple:
+    """The three ratio rows of one method, and its cache's manifest;
+    ``steps_per_call``: train steps per timed call."""
     with DefaultScope.overwrite_default_scope('kd_plugins'):
         cfg = method_config(method, data_root, size, batch, workdir)
         cache = osp.join(workdir, f'cache_{method}')
@@ -374,9 +387,11 @@ def method_rows(method: str, data_root: str, size: int, batch: int,
         steps = {name: (lambda a=algo, o=sgd(algo): a.train_step(data, o))
                  for name, algo in (('cached', cached), ('online', online))}
         steps['student'] = student_step(method, cfg, data)
-        print(f'{method}: steps on a batch of {batch} from the cache '
-              f'({size}x{size})', flush=True)
-        times = interleaved_rounds(steps, rounds)
+        print(f'{method}: {steps_per_call} steps per timed call on a batch '
+              f'of {batch} from the cache ({size}x{size})', flush=True)
+        times = interleaved_rounds(
+            {k: repeated(fn, steps_per_call) for k, fn in steps.items()},
+            rounds)
         del cached, online, steps
         print(f'{method}: cache-writing and inference passes over '
               f'{manifest["dataset_size"]} images', flush=True)
@@ -394,11 +409,13 @@ def method_rows(method: str, data_root: str, size: int, batch: int,
 def rows(workdir: str, size: int = 96, batch: int = 16, rounds: int = 5,
          images: int = 64, memory: bool = True, threads: int = 1,
          methods: Sequence[str] = METHODS, sizes: Optional[list] = None,
-         seed_size: int = 160) -> list:
+         seed_size: int = 160, steps_per_call: int = 3) -> list:
     """The ratio rows of every method (``memory``, ``threads``: unused,
-    the run_all interface). SEED runs at ``seed_size``, the size of its
-    queue benchmark (bench_seed_queue.py): its loss over the 65,536-entry
-    queue is a fixed cost per step that the cache does not remove. The
+    the run_all interface); each timed call of a step runs
+    ``steps_per_call`` train steps on the batch. SEED runs at
+    ``seed_size``, the size of its queue benchmark (bench_seed_queue.py):
+    its loss over the 65,536-entry queue is a fixed cost per step that the
+    cache does not remove. The
     cache-size entries are appended to ``sizes`` when given, else printed
     as a table."""
     if images < batch or images % batch == 1:
@@ -412,7 +429,7 @@ def rows(workdir: str, size: int = 96, batch: int = 16, rounds: int = 5,
     for method in methods:
         method_out, manifest = method_rows(
             method, data_root, seed_size if method == 'SEED' else size,
-            batch, rounds, workdir)
+            batch, rounds, workdir, steps_per_call)
         out += method_out
         per_crop[method] = crop_bytes(manifest)
         if method == 'SSLD':
@@ -425,38 +442,13 @@ def rows(workdir: str, size: int = 96, batch: int = 16, rounds: int = 5,
     return out
 
 
-def main(argv=None) -> None:
-    import argparse
-    import tempfile
-
-    from bench.common import format_table, quiet_logs
-    from bench.process import set_threads
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument('--size', type=int, default=96)
-    p.add_argument('--seed-size', type=int, default=160,
-                   help="SEED's image size (its queue benchmark's)")
-    p.add_argument('--batch', type=int, default=16)
-    p.add_argument('--rounds', type=int, default=5)
-    p.add_argument('--images', type=int, default=64)
-    p.add_argument('--methods', nargs='+', choices=METHODS, default=METHODS)
-    p.add_argument('--threads', type=int, default=1,
-                   help='CPU intra-op threads (default 1: stable on a '
-                   'shared machine; 0 = torch default)')
-    args = p.parse_args(argv)
-    set_threads(args.threads)
-    quiet_logs()
-    torch.manual_seed(0)
-    sizes: list = []
-    with tempfile.TemporaryDirectory() as workdir:
-        table = rows(workdir, size=args.size, batch=args.batch,
-                     rounds=args.rounds, images=args.images,
-                     methods=args.methods, sizes=sizes,
-                     seed_size=args.seed_size)
-    print(f'\n{DEVICE}, {torch.get_num_threads()} threads')
-    print(format_table(table))
-    print('\n' + format_sizes(sizes))
+def _methods(parser) -> None:
+    parser.add_argument('--methods', nargs='+', choices=METHODS,
+                        default=list(METHODS))
 
 
 if __name__ == '__main__':
-    main()
+    torch.manual_seed(0)
+    standalone(rows, __doc__, _methods, format_sizes, size=96,
+               seed_size=160, batch=16, rounds=5, images=64,
+               steps_per_call=3)

@@ -335,10 +335,14 @@ def distill_rows(label: str, script: str, times: Optional[dict],
     return rows
 
 
-def standalone(rows_fn, doc: str, **defaults) -> None:
+def standalone(rows_fn, doc: str, arguments: Optional[Callable] = None,
+               sizes: Optional[Callable[[list], str]] = None,
+               **defaults) -> None:
     """Command line of one bench script: parse the common options, call
     ``rows_fn(workdir=..., size=..., batch=..., rounds=..., memory=...)``
-    and print its table."""
+    and print its table. ``arguments(parser)`` adds the script's own
+    options; with ``sizes``, ``rows_fn`` also gets ``sizes=[]`` to fill
+    and ``sizes(that list)`` is printed after the table."""
     import argparse
     import tempfile
     parser = argparse.ArgumentParser(
@@ -346,6 +350,8 @@ def standalone(rows_fn, doc: str, **defaults) -> None:
     for key, value in defaults.items():
         parser.add_argument('--' + key.replace('_', '-'), type=type(value),
                             default=value)
+    if arguments is not None:
+        arguments(parser)
     parser.add_argument('--threads', type=int, default=1,
                         help='CPU intra-op threads (default 1: stable on a '
                         'shared machine; 0 = torch default)')
@@ -356,10 +362,14 @@ def standalone(rows_fn, doc: str, **defaults) -> None:
     quiet_logs()
     memory = not args.pop('no_memory')
     torch.manual_seed(0)
+    if sizes is not None:
+        args['sizes'] = []
     with tempfile.TemporaryDirectory() as workdir:
         rows = rows_fn(workdir=workdir, memory=memory, **args)
     print(f'\n{DEVICE}, {torch.get_num_threads()} threads')
     print(format_table(rows))
+    if sizes is not None:
+        print('\n' + sizes(args['sizes']))
 
 
 Setup = Callable[..., Dict[str, Callable[[], object]]]
