@@ -373,7 +373,7 @@ def repeated(fn, times: int):
 
 
 def method_rows(method: str, data_root: str, size: int, batch: int,
-                rounds: int, workdir: str, steps_per_call: int = 3) -> tuple:
+                rounds: int, workdir: str, steps_per_call: int) -> tuple:
     """The three ratio rows of one method, and its cache's manifest;
     ``steps_per_call``: train steps per timed call."""
     with DefaultScope.overwrite_default_scope('kd_plugins'):
@@ -415,9 +415,8 @@ def rows(workdir: str, size: int = 96, batch: int = 16, rounds: int = 5,
     ``steps_per_call`` train steps on the batch. SEED runs at
     ``seed_size``, the size of its queue benchmark (bench_seed_queue.py):
     its loss over the 65,536-entry queue is a fixed cost per step that the
-    cache does not remove. The
-    cache-size entries are appended to ``sizes`` when given, else printed
-    as a table."""
+    cache does not remove. The cache-size entries are appended to
+    ``sizes`` when given, else printed as a table."""
     if images < batch or images % batch == 1:
         raise ValueError(f'--images {images} with --batch {batch}: give at '
                          'least one batch and no last batch of one image '
@@ -448,7 +447,6 @@ def _methods(parser) -> None:
 
 
 if __name__ == '__main__':
-    torch.manual_seed(0)
     standalone(rows, __doc__, _methods, format_sizes, size=96,
                seed_size=160, batch=16, rounds=5, images=64,
                steps_per_call=3)
