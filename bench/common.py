@@ -20,6 +20,7 @@ the part runs twice more. On CUDA it is ``torch.cuda.max_memory_allocated``
 (reset the same way) over the memory allocated at the baseline. The child
 runs with a fixed glibc mmap threshold so that freed tensors leave the RSS.
 """
+import gc
 import importlib
 import json
 import statistics
@@ -237,6 +238,9 @@ def measure_part(script: str, part: str, kwargs: dict) -> dict:
     set_threads(kwargs.pop('threads', 1))
     quiet_logs()
     module = importlib.import_module(script)
+    # what earlier work left to the cycle collector is freed now, not
+    # while the part runs (in-process, that drop made a peak negative)
+    gc.collect()
     sync()
     baseline = memory_now_mb()
     fn = module.setup(parts=[part], **kwargs)[part]
