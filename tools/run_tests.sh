@@ -5,4 +5,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/tools/setup_env.sh"
 cd "$ROOT"
+# pytest writes under $TMPDIR; a full disk shows up only as OSError 28 at
+# some test's setup, so say up front how much room there is
+TMP="${TMPDIR:-/tmp}"
+echo "[run_tests] temporary files under $TMP: $(df -h --output=avail "$TMP" | tail -1 | tr -d ' ') free (docs/testing.md: what the suite needs)"
 exec "${KD_VENV:-$ROOT/.venv}/bin/python" -m pytest tests -q "$@"
