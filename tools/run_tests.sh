@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: set up (or reuse) .venv, then run the suite.
-#   bash tools/run_tests.sh [pytest args...]
+#   bash tools/run_tests.sh [pytest args...]   (e.g. tests/core -m "not slow")
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/tools/setup_env.sh"
@@ -9,4 +9,5 @@ cd "$ROOT"
 # some test's setup, so say up front how much room there is
 TMP="${TMPDIR:-/tmp}"
 echo "[run_tests] temporary files under $TMP: $(df -h --output=avail "$TMP" | tail -1 | tr -d ' ') free (docs/testing.md: what the suite needs)"
-exec "${KD_VENV:-$ROOT/.venv}/bin/python" -m pytest tests -q "$@"
+# no path given: pyproject.toml's testpaths (tests/); a path narrows the run
+exec "${KD_VENV:-$ROOT/.venv}/bin/python" -m pytest -q "$@"
