@@ -15,11 +15,11 @@ Peak memory (``peak_memory``): each measurement runs in a fresh child
 process (``python -m bench.common memory-child ...``). On the CPU it is the
 peak resident set size (Linux ``VmHWM``) over the process baseline, the RSS
 after the imports, a tiny warm-up step and a garbage collection; the part
-measured is built, run
-once (optimizer state, caches), the peak is reset to the current RSS and
-the part runs twice more. On CUDA it is ``torch.cuda.max_memory_allocated``
-(reset the same way) over the memory allocated at the baseline. The child
-runs with a fixed glibc mmap threshold so that freed tensors leave the RSS.
+measured is built, run once (optimizer state, caches), the peak is reset to
+the current RSS and the part runs twice more. On CUDA it is
+``torch.cuda.max_memory_allocated`` (reset the same way) over the memory
+allocated at the baseline. The child runs with a fixed glibc mmap
+threshold so that freed tensors leave the RSS.
 """
 import gc
 import importlib
