@@ -327,3 +327,20 @@ def test_endless_stream_batches_are_the_ones_training_draws(ssld):
         meets = [bt for bt in training if any(k[0] == epoch for k in bt)]
         assert written == meets
     assert any(len({k[0] for k in bt}) == 2 for bt in written)
+
+
+def test_a_shard_that_cannot_be_written_is_removed_and_named(
+        tmp_path, monkeypatch):
+    import errno
+
+    from kd_plugins.core.teacher_cache import store
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(store.np, 'save', full_disk)
+    with pytest.raises(OSError, match=r'MB free there\. Free some space'):
+        store.write_shard(str(tmp_path), 0, 0,
+                          dict(logits=np.zeros((2, 3), np.float32)))
+    final = store.shard_dir(str(tmp_path), 0, 0)
+    assert not os.listdir(os.path.dirname(final))  # no half-written shard

@@ -29,6 +29,8 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
+from kd_plugins.core.atomic_file import free_space
+
 FORMAT = 'kd_plugins teacher cache, version 1'
 MANIFEST = 'manifest.json'
 TMP = '.tmp-'
@@ -187,10 +189,9 @@ def write_shard(cache_dir: str, epoch: int, shard: int,
     except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(err, OSError):
-            free = shutil.disk_usage(cache_dir).free / 1e6
             raise OSError(
                 f'cannot write teacher cache shard {final!r} ({err}); '
-                f'{free:.1f} MB free there. Free some space and run the '
+                f'{free_space(cache_dir)} there. Free some space and run the '
                 'same command again: finished shards are kept.') from err
         raise
 
